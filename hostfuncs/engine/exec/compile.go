@@ -1,0 +1,261 @@
+package exec
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/ops"
+	"github.com/wasmgate/wasmgate/hostfuncs/fault"
+	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
+)
+
+// Option configures Compile.
+type Option func(*config)
+
+type config struct {
+	maxIdle  int
+	registry *ops.Registry
+}
+
+// WithMaxIdleStates bounds how many warm run states the plan keeps between
+// runs (default runtime.GOMAXPROCS(0)). Each holds WorkingBytes of buffers;
+// runs beyond the bound still work but allocate their state afresh.
+func WithMaxIdleStates(n int) Option { return func(c *config) { c.maxIdle = max(0, n) } }
+
+// WithRegistry resolves operators through r instead of ops.Default().
+func WithRegistry(r *ops.Registry) Option { return func(c *config) { c.registry = r } }
+
+// node is a graph node during compilation.
+type node struct {
+	n      *graph.Node
+	kernel ops.Kernel
+	schema *ops.Schema
+}
+
+// Compile turns a model into a runnable plan.
+func Compile(m *graph.Model, opts ...Option) (*Plan, error) {
+	cfg := config{maxIdle: runtime.GOMAXPROCS(0), registry: ops.Default()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if m == nil || m.Graph == nil {
+		return nil, fault.Errorf(fault.Invalid, "model has no graph")
+	}
+	g := m.Graph
+
+	consts := make(map[string]*tensor.Tensor, len(g.Initializers))
+	for name, t := range g.Initializers {
+		if err := t.Validate(); err != nil {
+			return nil, fault.Errorf(fault.Invalid, "initializer %q: %w", name, err)
+		}
+		consts[name] = t
+	}
+	var inputs []graph.ValueInfo
+	dtypes := map[string]tensor.DType{}
+	for _, in := range g.Inputs {
+		if _, isConst := consts[in.Name]; isConst {
+			continue // an initializer listed as an input (IR < 4) is a weight
+		}
+		if in.Name == "" {
+			return nil, fault.Errorf(fault.Invalid, "a graph input has no name")
+		}
+		if _, dup := dtypes[in.Name]; dup {
+			return nil, fault.Errorf(fault.Invalid, "graph input %q is declared twice", in.Name)
+		}
+		if !in.DType.Valid() {
+			return nil, fault.Errorf(fault.Unsupported, "graph input %q has unsupported dtype %v", in.Name, in.DType)
+		}
+		dtypes[in.Name] = in.DType
+		inputs = append(inputs, in)
+	}
+	for name, t := range consts {
+		dtypes[name] = t.DType
+	}
+
+	nodes := make([]*node, len(g.Nodes))
+	for i, n := range g.Nodes {
+		k, s, err := cfg.registry.Build(n, m.Opsets)
+		if err != nil {
+			return nil, err
+		}
+		nodes[i] = &node{n: n, kernel: k, schema: s}
+	}
+	order, err := sortNodes(nodes, dtypes)
+	if err != nil {
+		return nil, err
+	}
+	for _, out := range g.Outputs {
+		if _, ok := dtypes[out.Name]; !ok && !produces(order, out.Name) {
+			return nil, fault.Errorf(fault.Invalid, "graph output %q is not defined by any input, initializer or node", out.Name)
+		}
+	}
+	if order, err = inferAndFold(order, dtypes, consts); err != nil {
+		return nil, err
+	}
+	order, consts = prune(order, consts, g.Outputs)
+	return newPlan(cfg, inputs, g.Outputs, order, consts), nil
+}
+
+func produces(order []*node, name string) bool {
+	for _, n := range order {
+		if slices.Contains(n.n.Outputs, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// sortNodes orders nodes so every value is produced before it is used,
+// keeping file order where it already is valid, and rejects values defined
+// twice, values never defined and cycles. defined holds the graph inputs
+// and constants.
+func sortNodes(nodes []*node, defined map[string]tensor.DType) ([]*node, error) {
+	producer := map[string]int{}
+	for i, nd := range nodes {
+		for _, out := range nd.n.Outputs {
+			if out == "" {
+				continue
+			}
+			if _, ok := defined[out]; ok {
+				return nil, fault.Errorf(fault.Invalid, "node %v: output %q redefines a graph input or initializer", nd.n, out)
+			}
+			if j, ok := producer[out]; ok {
+				return nil, fault.Errorf(fault.Invalid, "value %q is produced by both node %v and node %v", out, nodes[j].n, nd.n)
+			}
+			producer[out] = i
+		}
+	}
+	pending := make([]int, len(nodes)) // inputs not yet produced, per node
+	users := make([][]int, len(nodes))
+	for i, nd := range nodes {
+		for _, in := range nd.n.Inputs {
+			if in == "" {
+				continue
+			}
+			if _, ok := defined[in]; ok {
+				continue
+			}
+			j, ok := producer[in]
+			if !ok {
+				return nil, fault.Errorf(fault.Invalid, "node %v: input %q is not defined by any graph input, initializer or node", nd.n, in)
+			}
+			pending[i]++
+			users[j] = append(users[j], i)
+		}
+	}
+	// Kahn's algorithm, always taking the ready node that comes first in
+	// the file.
+	ready := &intHeap{}
+	for i, p := range pending {
+		if p == 0 {
+			heap.Push(ready, i)
+		}
+	}
+	order := make([]*node, 0, len(nodes))
+	for ready.Len() > 0 {
+		i := heap.Pop(ready).(int)
+		order = append(order, nodes[i])
+		for _, u := range users[i] {
+			if pending[u]--; pending[u] == 0 {
+				heap.Push(ready, u)
+			}
+		}
+	}
+	if len(order) < len(nodes) {
+		for i, p := range pending {
+			if p > 0 {
+				return nil, fault.Errorf(fault.Invalid, "the graph has a cycle through node %v", nodes[i].n)
+			}
+		}
+	}
+	return order, nil
+}
+
+// inferAndFold walks the ordered nodes once. It checks each node's input
+// dtypes against its schema's type constraints and records the output
+// dtypes; and it runs, once, every node whose inputs are all constants,
+// turning its outputs into constants (weights an exporter reshapes at run
+// time, Constant nodes). It returns the nodes left to run.
+func inferAndFold(order []*node, dtypes map[string]tensor.DType, consts map[string]*tensor.Tensor) ([]*node, error) {
+	var rest []*node
+	for _, nd := range order {
+		inTypes := make([]tensor.DType, len(nd.n.Inputs))
+		in := make([]*tensor.Tensor, len(nd.n.Inputs))
+		foldable := true
+		for i, name := range nd.n.Inputs {
+			if name == "" {
+				continue
+			}
+			inTypes[i] = dtypes[name] // Invalid where not known
+			in[i] = consts[name]
+			foldable = foldable && in[i] != nil
+		}
+		foldable = foldable && !nd.schema.Volatile
+		outTypes, err := nd.schema.InferTypes(inTypes, len(nd.n.Outputs))
+		if err != nil {
+			return nil, fmt.Errorf("node %v (operator version %d): %w", nd.n, nd.schema.Since, err)
+		}
+		if !foldable {
+			for i, name := range nd.n.Outputs {
+				dtypes[name] = outTypes[i]
+			}
+			rest = append(rest, nd)
+			continue
+		}
+		out := make([]*tensor.Tensor, len(nd.n.Outputs))
+		if err := callKernel(context.Background(), nd.n, nd.kernel, in, out); err != nil {
+			return nil, fmt.Errorf("evaluating constant inputs: %w", err)
+		}
+		for i, name := range nd.n.Outputs {
+			if name != "" && out[i] != nil {
+				consts[name], dtypes[name] = out[i], out[i].DType
+			}
+		}
+	}
+	return rest, nil
+}
+
+// prune drops nodes and constants that no graph output depends on.
+func prune(order []*node, consts map[string]*tensor.Tensor, outputs []graph.ValueInfo) ([]*node, map[string]*tensor.Tensor) {
+	needed := map[string]bool{}
+	for _, o := range outputs {
+		needed[o.Name] = true
+	}
+	var live []*node
+	for i := len(order) - 1; i >= 0; i-- {
+		nd := order[i]
+		if !slices.ContainsFunc(nd.n.Outputs, func(o string) bool { return needed[o] }) {
+			continue
+		}
+		live = append(live, nd)
+		for _, in := range nd.n.Inputs {
+			needed[in] = true
+		}
+	}
+	slices.Reverse(live)
+	kept := map[string]*tensor.Tensor{}
+	for name, t := range consts {
+		if needed[name] {
+			kept[name] = t
+		}
+	}
+	return live, kept
+}
+
+// intHeap is a min-heap of node indices.
+type intHeap []int
+
+func (h intHeap) Len() int           { return len(h) }
+func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *intHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

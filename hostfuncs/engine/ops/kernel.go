@@ -1,0 +1,99 @@
+package ops
+
+import (
+	"context"
+	"slices"
+
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
+	"github.com/wasmgate/wasmgate/hostfuncs/fault"
+	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
+)
+
+// Kernel computes one node.
+//
+// in[i] is the node's i-th input, nil where an optional input is omitted;
+// inputs are read-only. out has one entry per declared output; on entry
+// out[i] is nil or the tensor the slot held after the previous run, whose
+// buffer Run may reuse (see Output) but whose contents are garbage. Run sets
+// every out[i] the node produces to a tensor it owns: an output never
+// aliases an input. Run may be called concurrently on one Kernel.
+type Kernel interface {
+	Run(ctx context.Context, in []*tensor.Tensor, out []*tensor.Tensor) error
+}
+
+// Builder makes the kernel for a node under the schema version that the
+// model's opset selects. It decodes and validates attributes once, at load.
+type Builder func(n *graph.Node, opset int64) (Kernel, error)
+
+// KernelFunc adapts a function to Kernel, for operators without attributes.
+type KernelFunc func(ctx context.Context, in, out []*tensor.Tensor) error
+
+// Run calls f.
+func (f KernelFunc) Run(ctx context.Context, in, out []*tensor.Tensor) error { return f(ctx, in, out) }
+
+// Output returns a tensor of the given dtype and shape for an output slot,
+// reusing prev and its buffers when they are large enough so steady-state
+// runs do not allocate. The contents are garbage. shape is copied, so the
+// caller may pass a slice of a stack array.
+func Output(prev *tensor.Tensor, dt tensor.DType, shape []int) (*tensor.Tensor, error) {
+	n, ok := numElements(shape)
+	if !ok {
+		// Validate on a copy: its error formats the shape, which would
+		// otherwise make every caller's shape buffer escape to the heap.
+		_, err := tensor.Shape(slices.Clone(shape)).NumElements()
+		return nil, fault.Wrap(fault.TooLarge, err)
+	}
+	t := prev
+	if t == nil {
+		t = &tensor.Tensor{}
+	}
+	t.DType = dt
+	t.Shape = append(t.Shape[:0], shape...)
+	if dt == tensor.Bytes {
+		t.Data = nil
+		if cap(t.Strings) < n {
+			t.Strings = make([][]byte, n)
+		}
+		t.Strings = t.Strings[:n]
+		return t, nil
+	}
+	t.Strings = nil
+	size := n * dt.Size()
+	if cap(t.Data) < size {
+		t.Data = tensor.AlignedBytes(size)
+	}
+	t.Data = t.Data[:size]
+	return t, nil
+}
+
+// numElements is tensor.Shape.NumElements without an error value.
+func numElements(shape []int) (int, bool) {
+	if len(shape) > tensor.MaxRank {
+		return 0, false
+	}
+	n := 1
+	for _, d := range shape {
+		if d < 0 || (d != 0 && n > tensor.MaxElements/d) {
+			return 0, false
+		}
+		n *= d
+	}
+	return n, true
+}
+
+// copyInto makes dst a copy of src with the given shape (which must hold as
+// many elements), reusing dst's buffers.
+func copyInto(dst, src *tensor.Tensor, shape []int) (*tensor.Tensor, error) {
+	out, err := Output(dst, src.DType, shape)
+	if err != nil {
+		return nil, err
+	}
+	if src.DType != tensor.Bytes {
+		copy(out.Data, src.Data)
+		return out, nil
+	}
+	for i, s := range src.Strings {
+		out.Strings[i] = append(out.Strings[i][:0], s...)
+	}
+	return out, nil
+}

@@ -1,0 +1,285 @@
+package modules
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+
+	"github.com/wasmgate/wasmgate/guest"
+	"github.com/wasmgate/wasmgate/hostfuncs"
+	"github.com/wasmgate/wasmgate/hostfuncs/fault"
+	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
+	"github.com/wasmgate/wasmgate/tests/wasmgen"
+)
+
+func newTestRuntime(t *testing.T) *Runtime {
+	t.Helper()
+	rt, err := NewRuntime(context.Background(), Config{
+		CacheDir: t.TempDir(),
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(context.Background()) })
+	return rt
+}
+
+func compile(t *testing.T, rt *Runtime, g wasmgen.Guest) *Module {
+	t.Helper()
+	m, err := rt.Compile(context.Background(), "test", g.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func xs(v ...float32) []tensor.Named {
+	return []tensor.Named{{Name: "x", Tensor: tensor.MustFrom(tensor.Shape{len(v)}, v)}}
+}
+
+var loopForever = [][]byte{wasmgen.Loop, wasmgen.Br(0), wasmgen.End, wasmgen.I32Const(0)}
+
+func TestEchoGuestRoundTrip(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	rt := newTestRuntime(t)
+	m := compile(t, rt, wasmgen.Guest{})
+	is.Equal(m.Description().Name, "echo")
+	p, err := NewPool(ctx, m, 2, hostfuncs.Caller{})
+	is.NoErr(err)
+	defer p.Close(ctx)
+	for i := range 100 {
+		out, err := p.Call(ctx, xs(1, 2, float32(i)))
+		is.NoErr(err)
+		is.Equal(len(out), 1)
+		is.Equal(tensor.Values[float32](out[0].Tensor), []float32{1, 2, float32(i)})
+	}
+	is.Equal(p.Discarded(), int64(0))
+}
+
+// Modules that do not keep the ABI are refused at compile time with a
+// message that says what is wrong.
+func TestCompileRejects(t *testing.T) {
+	cases := []struct {
+		name string
+		wasm []byte
+		msg  string
+	}{
+		{"not wasm", []byte("hello"), "not a valid WebAssembly module"},
+		{"missing export", wasmgen.Guest{Omit: "wasmgate_run"}.Bytes(), "does not export wasmgate_run"},
+		{"wrong version", wasmgen.Guest{Version: 2}.Bytes(), "ABI v2"},
+		{"bad description", wasmgen.Guest{Description: `{"abi":1,"inputs":[{"name":""}]}`}.Bytes(), "bad description"},
+		{"no memory export", func() []byte {
+			var m wasmgen.Module
+			m.Export("wasmgate_abi_version", m.Func(nil, []wasmgen.ValType{wasmgen.I32}, nil, wasmgen.I32Const(1)))
+			return m.Bytes()
+		}(), "memory"},
+		{"forbidden import", func() []byte {
+			var m wasmgen.Module
+			m.ImportFunc("env", "open_socket", nil, nil)
+			m.Memory(1, 0)
+			return m.Bytes()
+		}(), "env.open_socket"},
+		{"wrong signature", func() []byte {
+			var m wasmgen.Module
+			m.Memory(1, 0)
+			for _, n := range []string{"wasmgate_abi_version", "wasmgate_describe", "wasmgate_run", "wasmgate_input"} {
+				m.Export(n, m.Func(nil, nil, nil))
+			}
+			return m.Bytes()
+		}(), "signature"},
+	}
+	rt := newTestRuntime(t)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			is := is.New(t)
+			_, err := rt.Compile(context.Background(), "bad", c.wasm)
+			is.True(err != nil)
+			is.Equal(fault.KindOf(err), fault.Invalid)
+			if !strings.Contains(err.Error(), c.msg) {
+				t.Errorf("error %q does not mention %q", err, c.msg)
+			}
+		})
+	}
+}
+
+// A call that traps, times out or breaks the ABI discards its instance;
+// the pool replaces it and keeps serving.
+func TestBrokenCallsDiscardInstance(t *testing.T) {
+	cases := []struct {
+		name    string
+		guest   wasmgen.Guest
+		timeout time.Duration
+		kind    fault.Kind
+		msg     string
+	}{
+		{"trap", wasmgen.Guest{Run: [][]byte{wasmgen.Unreachable}}, time.Second, fault.ModuleFault, "trapped"},
+		{"infinite loop", wasmgen.Guest{Run: loopForever}, 50 * time.Millisecond, fault.Timeout, "deadline"},
+		{"output out of bounds", wasmgen.Guest{Run: [][]byte{
+			wasmgen.I32Const(0), wasmgen.I32Const(-16), wasmgen.I32Store(0),
+			wasmgen.I32Const(0), wasmgen.I32Const(64), wasmgen.I32Store(4),
+			wasmgen.I32Const(0),
+		}}, time.Second, fault.ModuleFault, "outside its memory"},
+		{"no input buffer", wasmgen.Guest{Input: [][]byte{wasmgen.I32Const(0)}}, time.Second, fault.ModuleFault, "input buffer"},
+		{"input buffer out of bounds", wasmgen.Guest{Input: [][]byte{wasmgen.I32Const(-8)}}, time.Second, fault.ModuleFault, "outside its memory"},
+		{"failure status", wasmgen.Guest{Message: "boom", Run: [][]byte{
+			wasmgen.I32Const(0), wasmgen.I32Const(wasmgen.MessageAddr), wasmgen.I32Store(0),
+			wasmgen.I32Const(0), wasmgen.I32Const(4), wasmgen.I32Store(4),
+			wasmgen.I32Const(2),
+		}}, time.Second, fault.ModuleFault, "failed: boom"},
+		{"misaligned input buffer", wasmgen.Guest{Input: [][]byte{wasmgen.I32Const(wasmgen.InputAddr + 4)}}, time.Second, fault.ModuleFault, "aligned"},
+		{"garbage output", wasmgen.Guest{Run: append(wasmgen.SetOutput(0, 1), wasmgen.I32Const(0), wasmgen.I32Const(1), wasmgen.I32Store(0), wasmgen.I32Const(0))}, time.Second, fault.ModuleFault, "malformed"},
+		{"host call out of bounds", wasmgen.Guest{ImportLog: true, Run: [][]byte{
+			wasmgen.I32Const(1), wasmgen.I32Const(-100), wasmgen.I32Const(1000), wasmgen.Call(0), wasmgen.I32Const(0),
+		}}, time.Second, fault.ModuleFault, "outside guest memory"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			is := is.New(t)
+			ctx := context.Background()
+			rt := newTestRuntime(t)
+			p, err := NewPool(ctx, compile(t, rt, c.guest), 1, hostfuncs.Caller{})
+			is.NoErr(err)
+			defer p.Close(ctx)
+			before := p.MemoryBytes()
+			for i := 1; i <= 3; i++ {
+				cctx, cancel := context.WithTimeout(ctx, c.timeout)
+				_, err := p.Call(cctx, xs(1))
+				cancel()
+				is.True(err != nil)
+				is.Equal(fault.KindOf(err), c.kind)
+				if !strings.Contains(err.Error(), c.msg) {
+					t.Errorf("error %q does not mention %q", err, c.msg)
+				}
+				is.Equal(p.Discarded(), int64(i)) // every failed instance is thrown away
+			}
+			is.Equal(p.MemoryBytes(), int64(0)) // nothing left alive, nothing left counted
+			is.True(before > 0)
+		})
+	}
+}
+
+// A guest's clean error status keeps the instance: it did nothing wrong.
+func TestGuestStatusKeepsInstance(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	rt := newTestRuntime(t)
+	const msg = "bad pixels"
+	g := wasmgen.Guest{Message: msg, Run: [][]byte{
+		wasmgen.I32Const(0), wasmgen.I32Const(wasmgen.MessageAddr), wasmgen.I32Store(0),
+		wasmgen.I32Const(0), wasmgen.I32Const(int32(len(msg))), wasmgen.I32Store(4),
+		wasmgen.I32Const(1), // invalid input
+	}}
+	p, err := NewPool(ctx, compile(t, rt, g), 1, hostfuncs.Caller{})
+	is.NoErr(err)
+	defer p.Close(ctx)
+	for range 3 {
+		_, err = p.Call(ctx, xs(1))
+		is.Equal(fault.KindOf(err), fault.Invalid)
+		is.Equal(err.Error(), msg)
+	}
+	is.Equal(p.Discarded(), int64(0))
+}
+
+// An instance stuck in a loop holds its pool's only slot: the next request
+// waits until its own deadline and is told to retry, not queued forever.
+func TestPoolSaturationIsOverloaded(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	rt := newTestRuntime(t)
+	p, err := NewPool(ctx, compile(t, rt, wasmgen.Guest{Run: loopForever}), 1, hostfuncs.Caller{})
+	is.NoErr(err)
+	defer p.Close(ctx)
+	busy, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { _, err := p.Call(busy, xs(1)); done <- err }()
+	time.Sleep(50 * time.Millisecond)
+	short, cancel2 := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel2()
+	start := time.Now()
+	_, err = p.Call(short, xs(1))
+	is.Equal(fault.KindOf(err), fault.Overloaded)
+	is.True(time.Since(start) >= 90*time.Millisecond)
+	cancel()
+	is.Equal(fault.KindOf(<-done), fault.Canceled)
+}
+
+// The Go garbage collector needs every goroutine to reach a safe point; a
+// guest in a tight loop must not stall it (DESIGN.md §4).
+func TestGCCompletesWhileGuestLoops(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	rt := newTestRuntime(t)
+	p, err := NewPool(ctx, compile(t, rt, wasmgen.Guest{Run: loopForever}), 1, hostfuncs.Caller{})
+	is.NoErr(err)
+	defer p.Close(ctx)
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { _, _ = p.Call(cctx, xs(1)) })
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	runtime.GC()
+	took := time.Since(start)
+	t.Logf("runtime.GC took %v while a guest looped", took)
+	is.True(took < time.Second)
+	cancel()
+	wg.Wait()
+}
+
+// Pool memory is charged to the model that owns it; the estimate has to
+// match what instances of real (Go-built) modules hold on the heap.
+func TestInstanceMemoryEstimate(t *testing.T) {
+	ctx := context.Background()
+	rt := newTestRuntime(t)
+	for _, name := range guest.Names() {
+		t.Run(name, func(t *testing.T) {
+			is := is.New(t)
+			wasm, _ := guest.Module(name)
+			m, err := rt.Compile(ctx, name, wasm)
+			is.NoErr(err)
+			before := heapAfterGC()
+			p, err := NewPool(ctx, m, 8, hostfuncs.Caller{})
+			is.NoErr(err)
+			grown := heapAfterGC() - before
+			est := p.MemoryBytes()
+			t.Logf("%s: 8 instances hold %d bytes of heap; estimated %d (%.3f)", name, grown, est, float64(grown)/float64(est))
+			is.True(float64(grown) > 0.9*float64(est) && float64(grown) < 1.1*float64(est))
+			p.Close(ctx)
+		})
+	}
+}
+
+func heapAfterGC() int64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// An input too large for the guest's memory is refused before the guest
+// sees it, and the instance stays.
+func TestInputLargerThanGuestCanTake(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	rt, err := NewRuntime(ctx, Config{MemoryLimitPages: 64, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	is.NoErr(err)
+	defer rt.Close(ctx)
+	p, err := NewPool(ctx, compile(t, rt, wasmgen.Guest{}), 1, hostfuncs.Caller{})
+	is.NoErr(err)
+	defer p.Close(ctx)
+	_, err = p.Call(ctx, xs(make([]float32, 512<<10)...)) // 2 MiB; the cap is 1 MiB
+	is.Equal(fault.KindOf(err), fault.TooLarge)
+	is.Equal(p.Discarded(), int64(0))
+	_, err = p.Call(ctx, xs(1, 2))
+	is.NoErr(err)
+}

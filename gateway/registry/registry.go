@@ -186,10 +186,8 @@ func (l Lease[R]) Release() {
 // "" means the model's current version.
 func (r *Registry[R]) Acquire(ctx context.Context, name, version string) (Lease[R], error) {
 	for {
-		r.mu.Lock()
-		e, err := r.lookupLocked(name, version)
+		e, err := r.lockSettled(ctx, name, version)
 		if err != nil {
-			r.mu.Unlock()
 			return Lease[R]{}, err
 		}
 		switch {
@@ -199,12 +197,6 @@ func (r *Registry[R]) Acquire(ctx context.Context, name, version string) (Lease[
 			r.mu.Unlock()
 			r.cache.Get(name) // counts the use for LFU eviction
 			return Lease[R]{r: r, res: res}, nil
-		case e.state == Loading:
-			done := e.loading
-			r.mu.Unlock()
-			if err := waitLoad(ctx, done); err != nil {
-				return Lease[R]{}, err
-			}
 		case e.state == Unavailable && e.reload:
 			r.mu.Unlock()
 			if err := r.Load(ctx, name); err != nil {
@@ -214,6 +206,27 @@ func (r *Registry[R]) Acquire(ctx context.Context, name, version string) (Lease[
 			st, why := e.state, e.reason
 			r.mu.Unlock()
 			return Lease[R]{}, fault.Errorf(fault.Unavailable, "model %s is not ready (%s: %s)", name, st, why)
+		}
+	}
+}
+
+// lockSettled locks r.mu and returns the model's entry once no load of it
+// is in progress, waiting for one that is. On error r.mu is not held.
+func (r *Registry[R]) lockSettled(ctx context.Context, name, version string) (*entry[R], error) {
+	for {
+		r.mu.Lock()
+		e, err := r.lookupLocked(name, version)
+		if err != nil {
+			r.mu.Unlock()
+			return nil, err
+		}
+		if e.state != Loading {
+			return e, nil
+		}
+		done := e.loading
+		r.mu.Unlock()
+		if err := waitLoad(ctx, done); err != nil {
+			return nil, err
 		}
 	}
 }
@@ -337,19 +350,9 @@ func (r *Registry[R]) admit(e *entry[R], val R) error {
 // Unload takes a model out of service. Requests in flight finish first; new
 // ones get Unavailable until the model is loaded again.
 func (r *Registry[R]) Unload(ctx context.Context, name string) error {
-	r.mu.Lock()
-	e, err := r.lookupLocked(name, "")
+	e, err := r.lockSettled(ctx, name, "")
 	if err != nil {
-		r.mu.Unlock()
 		return err
-	}
-	if e.state == Loading {
-		done := e.loading
-		r.mu.Unlock()
-		if err := waitLoad(ctx, done); err != nil {
-			return err
-		}
-		return r.Unload(ctx, name)
 	}
 	res := e.res
 	e.res, e.state, e.reason, e.reload, e.wanted = nil, Unavailable, "unloaded", false, false

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/matryer/is"
@@ -13,8 +12,6 @@ import (
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/exec"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/onnx"
-	"github.com/wasmgate/wasmgate/hostfuncs/engine/ops"
-	"github.com/wasmgate/wasmgate/hostfuncs/fault"
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
 )
 
@@ -136,61 +133,3 @@ func mustRead(t testing.TB, path string) *graph.Model {
 	return m
 }
 
-// corpus is the full ONNX backend suite, beside the repository (see
-// ../shared/corpus/README.md); tests that need it skip when it is absent.
-const corpus = "../../../../shared/corpus/onnx-node"
-
-// TestONNXCorpus runs every test of the full ONNX backend suite that uses
-// only operators the registry implements, so the coverage grows with the
-// registry. Tests whose graphs pass sequences or optionals, which the
-// engine does not represent, must fail with Unsupported and are skipped.
-func TestONNXCorpus(t *testing.T) {
-	index, err := os.ReadFile(filepath.Join(corpus, "index.tsv"))
-	if err != nil {
-		t.Skipf("ONNX corpus not available: %v", err)
-	}
-	implemented := map[string]bool{}
-	for _, op := range ops.Default().Ops() {
-		implemented[op] = true
-	}
-	ran := 0
-	for _, line := range strings.Split(strings.TrimSpace(string(index)), "\n")[1:] {
-		f := strings.Split(line, "\t")
-		if len(f) < 8 || f[0] != "node" {
-			continue
-		}
-		usable := true
-		for _, op := range strings.Split(f[7], ",") {
-			usable = usable && implemented["ai.onnx/"+op]
-		}
-		if !usable {
-			continue
-		}
-		ran++
-		t.Run(f[1], func(t *testing.T) {
-			model, inputs, want, err := enginetest.LoadNodeTest(filepath.Join(corpus, "node", f[1]))
-			if fault.KindOf(err) == fault.Unsupported {
-				t.Skip(err)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := onnx.ReadModel(model)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := exec.Compile(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := p.Run(context.Background(), inputs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkOutputs(t, got, want)
-		})
-	}
-	if ran == 0 {
-		t.Fatal("no corpus test uses only implemented operators")
-	}
-}

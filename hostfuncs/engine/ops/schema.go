@@ -222,16 +222,47 @@ func newRegistry(defs map[string][]Schema) *Registry {
 
 // defaultRegistry is built once at package initialisation and never
 // written again.
-var defaultRegistry = newRegistry(map[string][]Schema{
-	"Add":      addSchemas(),
-	"Constant": constantSchemas(),
-	"Conv":     convSchemas(),
-	"Identity": identitySchemas(),
-	"MatMul":   matmulSchemas(),
-	"MaxPool":  maxPoolSchemas(),
-	"Relu":     reluSchemas(),
-	"Reshape":  reshapeSchemas(),
-})
+var defaultRegistry = newRegistry(allSchemas())
+
+// families lists the functions that define groups of operators, each in its
+// own file, so operators can be added without touching a shared table.
+var families = []func() map[string][]Schema{
+	basicFamily,
+	elementwiseFamily,
+	shapeFamily,
+	reduceFamily,
+	nnFamily,
+	spatialFamily,
+}
+
+// allSchemas merges the families; an operator defined twice is a
+// programming error caught at start.
+func allSchemas() map[string][]Schema {
+	all := map[string][]Schema{}
+	for _, f := range families {
+		for op, versions := range f() {
+			if _, dup := all[op]; dup {
+				panic("ops: operator " + op + " is defined by two families")
+			}
+			all[op] = versions
+		}
+	}
+	return all
+}
+
+// basicFamily holds the operators the first engine shipped with.
+func basicFamily() map[string][]Schema {
+	return map[string][]Schema{
+		"Add":      addSchemas(),
+		"Constant": constantSchemas(),
+		"Conv":     convSchemas(),
+		"Identity": identitySchemas(),
+		"MatMul":   matmulSchemas(),
+		"MaxPool":  maxPoolSchemas(),
+		"Relu":     reluSchemas(),
+		"Reshape":  reshapeSchemas(),
+	}
+}
 
 // Default is the registry of every operator the engine implements.
 func Default() *Registry { return defaultRegistry }

@@ -16,22 +16,25 @@ const (
 	nc = 512
 )
 
-// Sgemm computes C = alpha·op(A)·op(B) + beta·C in float32, where op(X) is X
-// or Xᵀ, op(A) is m×k, op(B) is k×n and C is m×n. Matrices are row-major
-// with leading dimensions lda, ldb, ldc (the distance between rows, at least
-// the row length), as in CBLAS with CblasRowMajor. When beta is 0, C is not
-// read, so it may hold garbage (even NaN).
-func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
 // Dgemm is Sgemm in float64.
 func Dgemm(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
 	Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// Gemm is Sgemm for any Float type.
+// Gemm is Sgemm for any Float type. In float32 it is Sgemm, so operators
+// written once for both types get the assembly kernels.
 func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if a32, ok := any(a).([]float32); ok {
+		best.sgemm(transA, transB, m, n, k, float32(alpha), a32, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		return
+	}
+	gemmGo(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemmGo is the portable Go GEMM: packed and cache-blocked, with a 2×4
+// scalar register tile. It is the float64 implementation and the fallback
+// variant for float32.
+func gemmGo[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if m <= 0 || n <= 0 {
 		return
 	}

@@ -132,4 +132,3 @@ func mustRead(t testing.TB, path string) *graph.Model {
 	}
 	return m
 }
-

@@ -24,6 +24,24 @@ type Param struct {
 	Name     string
 	Type     string
 	Optional bool
+	// Variadic marks the last parameter as repeating: Concat's inputs,
+	// Split's outputs. It takes at least one argument unless Optional.
+	Variadic bool
+}
+
+// MaxVariadic bounds how many arguments a variadic parameter takes, so a
+// hostile node cannot make a kernel loop over millions of inputs.
+const MaxVariadic = 4096
+
+// param is the formal parameter of position i, the variadic one repeating.
+func param(ps []Param, i int) (Param, bool) {
+	if i < len(ps) {
+		return ps[i], true
+	}
+	if n := len(ps); n > 0 && ps[n-1].Variadic {
+		return ps[n-1], true
+	}
+	return Param{}, false
 }
 
 // Schema is one version of an operator: what it accepts from its Since
@@ -51,6 +69,9 @@ func arity(ps []Param) (minN, maxN int) {
 			minN++
 		}
 	}
+	if n := len(ps); n > 0 && ps[n-1].Variadic {
+		return minN, n - 1 + MaxVariadic
+	}
 	return minN, len(ps)
 }
 
@@ -62,7 +83,8 @@ func (s *Schema) check(n *graph.Node) error {
 	}
 	for i := range lo {
 		if n.Inputs[i] == "" {
-			return fault.Errorf(fault.Invalid, "input %d (%s) is required", i, s.Inputs[i].Name)
+			p, _ := param(s.Inputs, i)
+			return fault.Errorf(fault.Invalid, "input %d (%s) is required", i, p.Name)
 		}
 	}
 	lo, hi = arity(s.Outputs)
@@ -71,7 +93,8 @@ func (s *Schema) check(n *graph.Node) error {
 	}
 	for i := range lo {
 		if n.Outputs[i] == "" {
-			return fault.Errorf(fault.Invalid, "output %d (%s) is required", i, s.Outputs[i].Name)
+			p, _ := param(s.Outputs, i)
+			return fault.Errorf(fault.Invalid, "output %d (%s) is required", i, p.Name)
 		}
 	}
 	for name := range n.Attrs {
@@ -97,10 +120,10 @@ func (s *Schema) InferTypes(in []tensor.DType, nOut int) ([]tensor.DType, error)
 	bound := map[string]tensor.DType{}
 	from := map[string]string{}
 	for i, dt := range in {
-		if i >= len(s.Inputs) || dt == tensor.Invalid {
+		p, ok := param(s.Inputs, i)
+		if !ok || dt == tensor.Invalid {
 			continue
 		}
-		p := s.Inputs[i]
 		allowed := s.Types[p.Type]
 		if !slices.Contains(allowed, dt) {
 			return nil, fault.Errorf(fault.Unsupported, "input %s: dtype %s is not supported (%s: %s)", p.Name, dt.ONNXName(), p.Type, dtypeList(allowed))
@@ -112,10 +135,11 @@ func (s *Schema) InferTypes(in []tensor.DType, nOut int) ([]tensor.DType, error)
 	}
 	out := make([]tensor.DType, nOut)
 	for i := range out {
-		if i >= len(s.Outputs) {
+		p, ok := param(s.Outputs, i)
+		if !ok {
 			break
 		}
-		t := s.Outputs[i].Type
+		t := p.Type
 		if dt, ok := bound[t]; ok {
 			out[i] = dt
 		} else if allowed := s.Types[t]; len(allowed) == 1 {

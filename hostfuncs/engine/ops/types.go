@@ -1,6 +1,10 @@
 package ops
 
-import "github.com/wasmgate/wasmgate/hostfuncs/tensor"
+import (
+	"strings"
+
+	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
+)
 
 // Dtype sets named as the ONNX spec's type constraints describe them. Each
 // function returns a fresh slice so schemas can extend them safely.
@@ -32,13 +36,16 @@ func cat(sets ...[]tensor.DType) []tensor.DType {
 }
 
 // params builds a parameter list from "Name:Type" pairs; a trailing "?"
-// marks an optional parameter.
+// marks an optional parameter, a trailing "..." a variadic one (last only).
 func params(specs ...string) []Param {
 	ps := make([]Param, len(specs))
 	for i, s := range specs {
 		p := Param{}
 		if n := len(s); n > 0 && s[n-1] == '?' {
 			p.Optional, s = true, s[:n-1]
+		}
+		if v, ok := strings.CutSuffix(s, "..."); ok {
+			p.Variadic, s = true, v
 		}
 		for j := range len(s) {
 			if s[j] == ':' {

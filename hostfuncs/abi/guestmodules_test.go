@@ -25,6 +25,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmgate/wasmgate/guest"
+	"github.com/wasmgate/wasmgate/hostfuncs"
 	"github.com/wasmgate/wasmgate/hostfuncs/abi"
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
 )
@@ -37,8 +38,6 @@ var wasmEnv struct {
 	err      error
 	rt       wazero.Runtime
 	compiled map[string]wazero.CompiledModule
-	mu       sync.Mutex
-	logs     []string
 }
 
 func compiledModule(t testing.TB, name string) wazero.CompiledModule {
@@ -50,12 +49,8 @@ func compiledModule(t testing.TB, name string) wazero.CompiledModule {
 			WithCloseOnContextDone(true).
 			WithMemoryLimitPages(memoryLimitPages))
 		wasi_snapshot_preview1.MustInstantiate(ctx, e.rt)
-		_, e.err = e.rt.NewHostModuleBuilder(abi.ImportModule).
-			NewFunctionBuilder().
-			WithGoModuleFunction(api.GoModuleFunc(hostLog), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, nil).
-			Export(abi.ImportLog).
-			Instantiate(ctx)
-		if e.err != nil {
+		// The real host functions: modules use more than log now.
+		if e.err = hostfuncs.Instantiate(ctx, e.rt); e.err != nil {
 			return
 		}
 		e.compiled = map[string]wazero.CompiledModule{}
@@ -77,21 +72,6 @@ func compiledModule(t testing.TB, name string) wazero.CompiledModule {
 		t.Fatalf("no built module %q (have %v)", name, guest.Names())
 	}
 	return c
-}
-
-// hostLog is a minimal wasmgate.log: bounds-checked, cut at 4 KiB.
-func hostLog(_ context.Context, mod api.Module, stack []uint64) {
-	level, ptr, n := int32(stack[0]), uint32(stack[1]), uint32(stack[2])
-	msg, ok := mod.Memory().Read(ptr, n)
-	if !ok {
-		panic(fmt.Errorf("wasmgate.log: (%d, %d) is out of bounds", ptr, n))
-	}
-	if len(msg) > 4096 {
-		msg = msg[:4096]
-	}
-	wasmEnv.mu.Lock()
-	wasmEnv.logs = append(wasmEnv.logs, fmt.Sprintf("%d %s", level, msg))
-	wasmEnv.mu.Unlock()
 }
 
 type instance struct {
@@ -128,6 +108,7 @@ func newInstance(t testing.TB, name string) *instance {
 func (g *instance) call1(fn api.Function, args ...uint64) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	ctx = hostfuncs.WithCall(ctx, hostfuncs.NewCall(hostfuncs.Caller{}))
 	res, err := fn.Call(ctx, args...)
 	if err != nil {
 		return 0, fmt.Errorf("%w (guest stderr: %s)", err, g.stderr.String())
@@ -227,6 +208,12 @@ func TestGuestDescriptions(t *testing.T) {
 				{Name: "label", DType: tensor.Int64, Shape: []int64{1}},
 				{Name: "probabilities", DType: tensor.Float32, Shape: []int64{1, 10}},
 			}}},
+		{"mnistadapter", abi.Description{ABI: 1, Name: "mnist-adapter",
+			Inputs: docDesc.Inputs,
+			Outputs: []abi.TensorSpec{
+				{Name: "label", DType: tensor.Int64, Shape: []int64{1}},
+				{Name: "probabilities", DType: tensor.Float32, Shape: []int64{1, 10}},
+			}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.module, func(t *testing.T) {
@@ -239,7 +226,7 @@ func TestGuestDescriptions(t *testing.T) {
 		})
 	}
 	is := is.New(t)
-	is.Equal(guest.Names(), []string{"mnistpost", "mnistpre"}) // every built module is covered here
+	is.Equal(guest.Names(), []string{"mnistadapter", "mnistpost", "mnistpre"}) // every built module is covered here
 }
 
 func readTestdata(t *testing.T, name string) []byte {

@@ -20,19 +20,49 @@ const minTensorBytes = 24
 // padLen is the number of zero bytes that bring n to a multiple of Align.
 func padLen(n int) int { return (Align - n%Align) % Align }
 
-// AppendTensorList appends the encoding of ts to dst. Offsets (and so the
-// alignment of data sections) count from len(dst), the start of the list.
-// It fails, leaving dst's contents unchanged, on anything DecodeTensorList
-// would reject.
+// HeldFlag marks, in a tensor's dtype field, a tensor whose data stays on
+// the host behind a handle (docs/ABI.md §2).
+const HeldFlag = 1 << 31
+
+// Handles is the host's table of tensors held for a guest call, through
+// which a tensor list carries tensors by handle.
+type Handles interface {
+	// Hold takes t into the table and returns its handle.
+	Hold(t *tensor.Tensor) (uint32, error)
+	// Resolve returns the tensor behind a handle.
+	Resolve(h uint32) (*tensor.Tensor, error)
+}
+
+// AppendTensorList appends the encoding of ts to dst, every tensor inline.
+// Offsets (and so the alignment of data sections) count from len(dst), the
+// start of the list. It fails, leaving dst's contents unchanged, on anything
+// DecodeTensorList would reject.
 func AppendTensorList(dst []byte, ts []tensor.Named) ([]byte, error) {
+	return AppendTensorListHeld(dst, ts, 0, nil)
+}
+
+// AppendTensorListHeld is AppendTensorList that passes every tensor whose
+// data is larger than inlineLimit bytes by a handle from h instead, so a
+// large tensor need not fit in guest memory. A nil h sends all inline.
+func AppendTensorListHeld(dst []byte, ts []tensor.Named, inlineLimit int, h Handles) ([]byte, error) {
 	if len(ts) > MaxTensors {
 		return dst, fmt.Errorf("abi: tensor list of %d tensors exceeds the maximum of %d", len(ts), MaxTensors)
 	}
 	size := 8
+	var held []uint32 // handle of each tensor sent by handle, 0 for inline
 	for i, t := range ts {
 		n, err := encodedSize(t)
 		if err != nil {
 			return dst, fmt.Errorf("abi: tensor %d %q: %w", i, clip(t.Name), err)
+		}
+		if h != nil && dataLen(t.Tensor) > inlineLimit {
+			if held == nil {
+				held = make([]uint32, len(ts))
+			}
+			if held[i], err = h.Hold(t.Tensor); err != nil {
+				return dst, fmt.Errorf("abi: tensor %d %q: %w", i, clip(t.Name), err)
+			}
+			n = headSize(t) + 8 // the handle, padded
 		}
 		size += n
 		if slices.ContainsFunc(ts[:i], func(o tensor.Named) bool { return o.Name == t.Name }) {
@@ -43,17 +73,23 @@ func AppendTensorList(dst []byte, ts []tensor.Named) ([]byte, error) {
 	dst = slices.Grow(dst, size)
 	dst = append(dst, Magic...)
 	dst = le.AppendUint32(dst, uint32(len(ts)))
-	for _, t := range ts {
+	for i, t := range ts {
+		code, n := uint32(t.DType), uint64(dataLen(t.Tensor))
+		if held != nil && held[i] != 0 {
+			code, n = code|HeldFlag, 4
+		}
 		dst = le.AppendUint32(dst, uint32(len(t.Name)))
 		dst = append(dst, t.Name...)
-		dst = le.AppendUint32(dst, uint32(t.DType))
+		dst = le.AppendUint32(dst, code)
 		dst = le.AppendUint32(dst, uint32(len(t.Shape)))
 		for _, d := range t.Shape {
 			dst = le.AppendUint64(dst, uint64(d))
 		}
-		dst = le.AppendUint64(dst, uint64(dataLen(t.Tensor)))
+		dst = le.AppendUint64(dst, n)
 		dst = appendPad(dst, start)
-		if t.DType == tensor.Bytes {
+		if held != nil && held[i] != 0 {
+			dst = le.AppendUint32(dst, held[i])
+		} else if t.DType == tensor.Bytes {
 			for _, s := range t.Strings {
 				dst = le.AppendUint32(dst, uint32(len(s)))
 				dst = append(dst, s...)
@@ -92,9 +128,14 @@ func encodedSize(t tensor.Named) (int, error) {
 			return 0, fmt.Errorf("BYTES element %d is longer than 2^32-1 bytes", i)
 		}
 	}
-	head := 4 + len(t.Name) + 8 + 8*len(t.Shape) + 8
 	data := dataLen(t.Tensor)
-	return head + padLen(head) + data + padLen(data), nil
+	return headSize(t) + data + padLen(data), nil
+}
+
+// headSize is the padded size of a tensor's fields before its data.
+func headSize(t tensor.Named) int {
+	head := 4 + len(t.Name) + 8 + 8*len(t.Shape) + 8
+	return head + padLen(head)
 }
 
 func dataLen(t *tensor.Tensor) int {
@@ -140,8 +181,13 @@ func badBool(b []byte) int {
 // DecodeTensorList decodes a tensor list, enforcing every rule of
 // docs/ABI.md §2. b is untrusted (typically a view of guest memory); the
 // result shares no memory with it, and nothing is allocated beyond a small
-// constant factor of len(b).
-func DecodeTensorList(b []byte) ([]tensor.Named, error) {
+// constant factor of len(b). A tensor held by handle is an error.
+func DecodeTensorList(b []byte) ([]tensor.Named, error) { return DecodeTensorListHeld(b, nil) }
+
+// DecodeTensorListHeld is DecodeTensorList that resolves tensors held by
+// handle through h; their dtype and shape must match the handle's tensor,
+// which the result then shares with h's table.
+func DecodeTensorListHeld(b []byte, h Handles) ([]tensor.Named, error) {
 	if len(b) < 8 {
 		return nil, fmt.Errorf("abi: tensor list of %d bytes is shorter than its 8-byte header", len(b))
 	}
@@ -155,7 +201,7 @@ func DecodeTensorList(b []byte) ([]tensor.Named, error) {
 	if uint64(count)*minTensorBytes > uint64(len(b)-8) {
 		return nil, fmt.Errorf("abi: tensor list count %d cannot fit in %d bytes", count, len(b))
 	}
-	d := decoder{b: b, off: 8}
+	d := decoder{b: b, off: 8, h: h}
 	ts := make([]tensor.Named, 0, count)
 	var seen map[string]struct{}
 	if count > 8 {
@@ -191,6 +237,7 @@ func DecodeTensorList(b []byte) ([]tensor.Named, error) {
 type decoder struct {
 	b   []byte
 	off int
+	h   Handles
 }
 
 func (d *decoder) left() int { return len(d.b) - d.off }
@@ -258,6 +305,8 @@ func (d *decoder) tensor() (tensor.Named, error) {
 	if err != nil {
 		return nt, err
 	}
+	isHeld := code&HeldFlag != 0
+	code &^= HeldFlag
 	dt := tensor.DType(code)
 	if code > math.MaxUint8 || !dt.Valid() {
 		return nt, fmt.Errorf("dtype %d is not supported", code)
@@ -295,6 +344,9 @@ func (d *decoder) tensor() (tensor.Named, error) {
 	if err := d.pad("padding before data"); err != nil {
 		return nt, err
 	}
+	if isHeld {
+		return d.heldTensor(nt, dt, shape, dataLen)
+	}
 	if dt != tensor.Bytes {
 		if want := uint64(n) * uint64(dt.Size()); dataLen != want {
 			return nt, fmt.Errorf("data_len %d does not match %v%v, which needs %d bytes", dataLen, dt, []int(shape), want)
@@ -318,6 +370,32 @@ func (d *decoder) tensor() (tensor.Named, error) {
 			}
 		}
 		t.Data = append(make([]byte, 0, len(data)), data...)
+	}
+	if err := d.pad("padding after data"); err != nil {
+		return nt, err
+	}
+	nt.Tensor = t
+	return nt, nil
+}
+
+// heldTensor finishes decoding a tensor passed by handle.
+func (d *decoder) heldTensor(nt tensor.Named, dt tensor.DType, shape tensor.Shape, dataLen uint64) (tensor.Named, error) {
+	if d.h == nil {
+		return nt, errors.New("a host-held tensor where none is allowed")
+	}
+	if dataLen != 4 {
+		return nt, fmt.Errorf("a host-held tensor has data_len %d, not 4", dataLen)
+	}
+	hb, err := d.take(4, "handle")
+	if err != nil {
+		return nt, err
+	}
+	t, err := d.h.Resolve(le.Uint32(hb))
+	if err != nil {
+		return nt, err
+	}
+	if t.DType != dt || !t.Shape.Equal(shape) {
+		return nt, fmt.Errorf("handle %d holds %v%v, the list says %v%v", le.Uint32(hb), t.DType, []int(t.Shape), dt, []int(shape))
 	}
 	if err := d.pad("padding after data"); err != nil {
 		return nt, err

@@ -10,23 +10,26 @@ import (
 type Kind int
 
 const (
-	Internal    Kind = iota // a fault of the server; the caller cannot fix it
-	Invalid                 // the request is malformed or does not fit the model
-	NotFound                // no such model, version or module
-	Unavailable             // exists but is not ready (unloaded, loading, failed)
-	Overloaded              // no capacity before the deadline; retry later
-	Timeout                 // the request's deadline passed while it ran
-	Canceled                // the caller went away
-	TooLarge                // a body, tensor or output exceeds a limit
-	Unsupported             // a valid request for something not implemented
-	ModuleFault             // a Wasm module trapped, ran out of memory or broke the ABI
-	Conflict                // the operation conflicts with the current state
+	Internal        Kind = iota // a fault of the server; the caller cannot fix it
+	Invalid                     // the request is malformed or does not fit the model
+	NotFound                    // no such model, version or module
+	Unavailable                 // exists but is not ready (unloaded, loading, failed)
+	Overloaded                  // no capacity before the deadline; retry later
+	Timeout                     // the request's deadline passed while it ran
+	Canceled                    // the caller went away
+	TooLarge                    // a body, tensor or output exceeds a limit
+	Unsupported                 // a valid request for something not implemented
+	ModuleFault                 // a Wasm module trapped, ran out of memory or broke the ABI
+	Conflict                    // the operation conflicts with the current state
+	Unauthenticated             // no credentials, or credentials that are not valid
+	Forbidden                   // valid credentials without the right to do this
 )
 
 var kindNames = [...]string{
 	Internal: "internal", Invalid: "invalid", NotFound: "not found", Unavailable: "unavailable",
 	Overloaded: "overloaded", Timeout: "timeout", Canceled: "canceled", TooLarge: "too large",
 	Unsupported: "unsupported", ModuleFault: "module fault", Conflict: "conflict",
+	Unauthenticated: "unauthenticated", Forbidden: "forbidden",
 }
 
 func (k Kind) String() string {

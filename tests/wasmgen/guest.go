@@ -25,6 +25,8 @@ type Guest struct {
 	ImportLog bool
 	// Message is placed at MessageAddr, for a Run that returns an error.
 	Message string
+	// Initialize, if set, is the body of an exported _initialize.
+	Initialize [][]byte
 }
 
 const (
@@ -75,6 +77,9 @@ func (g Guest) Bytes() []byte {
 		}
 	}
 	exp("wasmgate_abi_version", m.Func(nil, []ValType{I32}, nil, I32Const(version)))
+	if g.Initialize != nil {
+		exp("_initialize", m.Func(nil, nil, nil, g.Initialize...))
+	}
 
 	input := g.Input
 	if input == nil {
@@ -104,4 +109,29 @@ func (g Guest) Bytes() []byte {
 		I32Const(0), I32Load(0), I64ExtendU, I64Const(32), I64Shl,
 		I32Const(0), I32Load(4), I64ExtendU, I64Or))
 	return m.Bytes()
+}
+
+// Counter is a guest that counts its calls in a global kept in its own
+// memory and returns the count as its output, an INT32 [1] tensor "n". It
+// takes any FP32 input "x". Two callers that share an instance see each
+// other's calls in the count; callers with instances of their own never do.
+func Counter() Guest {
+	// The output list: "n", INT32, rank 1, dim 1, data_len 4, padding, the
+	// count (4 bytes), padding. Its data starts 8 bytes before its end.
+	list := []byte("WGTL\x01\x00\x00\x00" +
+		"\x01\x00\x00\x00n" + "\x06\x00\x00\x00" + "\x01\x00\x00\x00" +
+		"\x01\x00\x00\x00\x00\x00\x00\x00" + "\x04\x00\x00\x00\x00\x00\x00\x00" + "\x00\x00\x00" +
+		"\x00\x00\x00\x00" + "\x00\x00\x00\x00")
+	count := int32(MessageAddr + len(list) - 8)
+	return Guest{
+		Description: `{"abi":1,"name":"counter","inputs":[{"name":"x","datatype":"FP32","shape":[-1]}],"outputs":[{"name":"n","datatype":"INT32","shape":[1]}]}`,
+		Message:     string(list),
+		Run: [][]byte{
+			I32Const(count), I32Const(count), I32Load(0),
+			I32Const(1), I32Add, I32Store(0),
+			I32Const(0), I32Const(MessageAddr), I32Store(0),
+			I32Const(0), I32Const(int32(len(list))), I32Store(4),
+			I32Const(0),
+		},
+	}
 }

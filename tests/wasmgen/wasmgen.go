@@ -11,6 +11,7 @@ type ValType byte
 const (
 	I32 ValType = 0x7f
 	I64 ValType = 0x7e
+	F32 ValType = 0x7d
 )
 
 type funcType struct{ params, results []ValType }
@@ -188,8 +189,8 @@ func appendName(b []byte, s string) []byte {
 
 // Instructions.
 
-func I32Const(v int32) []byte { return appendSLEB(b(0x41), int64(v)) }
-func I64Const(v int64) []byte { return appendSLEB(b(0x42), v) }
+func I32Const(v int32) []byte  { return appendSLEB(b(0x41), int64(v)) }
+func I64Const(v int64) []byte  { return appendSLEB(b(0x42), v) }
 func LocalGet(i uint32) []byte { return binary.AppendUvarint(b(0x20), uint64(i)) }
 func LocalSet(i uint32) []byte { return binary.AppendUvarint(b(0x21), uint64(i)) }
 func Call(f uint32) []byte     { return binary.AppendUvarint(b(0x10), uint64(f)) }

@@ -23,6 +23,7 @@ type instance struct {
 	m      *Module
 	mod    api.Module
 	caller hostfuncs.Caller
+	limits Limits
 	stdio  *tailWriter
 
 	abiVersion, input, describeFn, run, output api.Function
@@ -31,19 +32,27 @@ type instance struct {
 	accounted                                 int64  // memory counted for it by its pool
 }
 
-func (m *Module) instantiate(ctx context.Context, caller hostfuncs.Caller) (*instance, error) {
+// instantiate creates an instance, running its start functions within the
+// limits' InitTimeout, so a module whose _initialize never returns fails to
+// load instead of hanging it.
+func (m *Module) instantiate(ctx context.Context, caller hostfuncs.Caller, limits Limits) (*instance, error) {
 	stdio := newTailWriter(guestOutputTail)
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // anonymous: one compiled module, many instances
 		WithStartFunctions(m.start...).
 		WithStdout(stdio).
 		WithStderr(stdio)
-	mod, err := m.rt.r.InstantiateModule(hostfuncs.WithCaller(ctx, caller), m.compiled, cfg)
+	ictx, cancel := context.WithTimeout(ctx, limits.InitTimeout)
+	defer cancel()
+	mod, err := m.r.InstantiateModule(ictx, m.compiled, cfg)
 	if err != nil {
+		if ctx.Err() == nil && ictx.Err() != nil {
+			return nil, fault.Errorf(fault.ModuleFault, "module %s: instantiation did not finish within %v", m.name, limits.InitTimeout)
+		}
 		return nil, m.callError(ctx, "instantiate", err, stdio)
 	}
 	inst := &instance{
-		m: m, mod: mod, caller: caller, stdio: stdio,
+		m: m, mod: mod, caller: caller, limits: limits, stdio: stdio,
 		abiVersion: mod.ExportedFunction(abi.ExportABIVersion),
 		input:      mod.ExportedFunction(abi.ExportInput),
 		describeFn: mod.ExportedFunction(abi.ExportDescribe),
@@ -61,9 +70,11 @@ func (in *instance) memoryBytes() int64 {
 	return int64(in.mod.Memory().Size()) + in.m.overheadBytes()
 }
 
+// callI32 calls an export with an i32 result. ctx carries the host side of
+// the guest call (hostfuncs.WithCall) when there is one.
 func (in *instance) callI32(ctx context.Context, fn api.Function, args ...uint64) (uint32, error) {
 	copy(in.stack[:], args)
-	if err := fn.CallWithStack(hostfuncs.WithCaller(ctx, in.caller), in.stack[:]); err != nil {
+	if err := fn.CallWithStack(ctx, in.stack[:]); err != nil {
 		return 0, in.m.callError(ctx, fn.Definition().Name(), err, in.stdio)
 	}
 	return uint32(in.stack[0]), nil
@@ -71,12 +82,12 @@ func (in *instance) callI32(ctx context.Context, fn api.Function, args ...uint64
 
 // readOutput copies the output of the last describe/run out of guest memory.
 func (in *instance) readOutput(ctx context.Context, copyOut func([]byte) error) error {
-	if err := in.output.CallWithStack(hostfuncs.WithCaller(ctx, in.caller), in.stack[:]); err != nil {
+	if err := in.output.CallWithStack(ctx, in.stack[:]); err != nil {
 		return in.m.callError(ctx, abi.ExportOutput, err, in.stdio)
 	}
 	ptr, n := uint32(in.stack[0]>>32), uint32(in.stack[0])
-	if int64(n) > int64(in.m.rt.cfg.MaxOutputBytes) {
-		return fault.Errorf(fault.ModuleFault, "module %s: output of %d bytes exceeds the limit of %d", in.m.name, n, in.m.rt.cfg.MaxOutputBytes)
+	if int64(n) > int64(in.limits.MaxOutputBytes) {
+		return fault.Errorf(fault.ModuleFault, "module %s: output of %d bytes exceeds the limit of %d", in.m.name, n, in.limits.MaxOutputBytes)
 	}
 	view, ok := in.mod.Memory().Read(ptr, n)
 	if !ok {
@@ -106,12 +117,17 @@ func (in *instance) describe(ctx context.Context) ([]byte, error) {
 // reused: false after any trap, timeout, ABI breach or failure status.
 func (in *instance) call(ctx context.Context, inputs []tensor.Named) (out []tensor.Named, healthy bool, err error) {
 	in.stdio.reset()
-	enc, err := abi.AppendTensorList(in.enc[:0], inputs)
+	caller := in.caller
+	caller.QuotaBytes = in.limits.QuotaBytes
+	hc := hostfuncs.NewCall(caller)
+	defer hc.Release()
+	ctx = hostfuncs.WithCall(ctx, hc)
+	enc, err := abi.AppendTensorListHeld(in.enc[:0], inputs, in.limits.InlineBytes, hc)
 	if err != nil {
 		return nil, true, fault.Errorf(fault.Invalid, "module %s: cannot encode inputs: %w", in.m.name, err)
 	}
 	in.enc = enc
-	if limit := in.m.rt.maxInputBytes(); len(enc) > limit {
+	if limit := in.limits.maxInputBytes(); len(enc) > limit {
 		return nil, true, fault.Errorf(fault.TooLarge, "module %s: inputs of %d bytes exceed its limit of %d bytes (a quarter of its memory limit, WASMGATE_GUEST_MEMORY_LIMIT)", in.m.name, len(enc), limit)
 	}
 	ptr, err := in.callI32(ctx, in.input, uint64(len(enc)))
@@ -138,7 +154,7 @@ func (in *instance) call(ctx context.Context, inputs []tensor.Named) (out []tens
 			return nil
 		}
 		var derr error
-		out, derr = abi.DecodeTensorList(b)
+		out, derr = abi.DecodeTensorListHeld(b, hc)
 		if derr != nil {
 			return fault.Errorf(fault.ModuleFault, "module %s returned a malformed tensor list: %w", in.m.name, derr)
 		}

@@ -23,12 +23,12 @@ type Module struct {
 	name     string
 	digest   string // hex sha256 of the .wasm bytes
 	rt       *Runtime
+	r        wazero.Runtime // the runtime of its memory limit
+	pages    uint32         // that memory limit
 	compiled wazero.CompiledModule
 	desc     abi.Description
 	start    []string // start functions to run on instantiation
 	counts   wasmCounts
-	// instanceBytes estimates the host memory one idle instance holds.
-	instanceBytes int64
 }
 
 // Name is the module's name in the repository.
@@ -39,9 +39,6 @@ func (m *Module) Digest() string { return m.digest }
 
 // Description is what the module said of itself through wasmgate_describe.
 func (m *Module) Description() abi.Description { return m.desc }
-
-// InstanceBytes estimates the memory one instance of m holds.
-func (m *Module) InstanceBytes() int64 { return m.instanceBytes }
 
 // Close releases the compiled code. Pools of m must be closed first.
 func (m *Module) Close(ctx context.Context) error { return m.compiled.Close(ctx) }
@@ -64,21 +61,59 @@ var requiredExports = map[string]exportSig{
 	abi.ExportOutput:     {nil, []api.ValueType{i64}},
 }
 
-// allowedImportModules are the import modules a guest may use. WASI is
-// instantiated with no filesystem, environment or network behind it.
-var allowedImportModules = []string{wasi_snapshot_preview1.ModuleName, hostfuncs.ModuleName}
+// allowedWASI are the WASI preview 1 functions a guest may import: what Go's
+// and wasi-libc's runtimes call at start-up and for stdout/stderr
+// (docs/ABI.md §8). The runtime gives them no filesystem, environment or
+// network; path_open, sockets and the rest are refused at upload.
+var allowedWASI = []string{
+	"args_get", "args_sizes_get", "environ_get", "environ_sizes_get", "clock_res_get", "clock_time_get",
+	"fd_write", "fd_close", "fd_fdstat_get", "fd_fdstat_set_flags", "fd_prestat_get", "fd_prestat_dir_name",
+	"fd_seek", "fd_read", "poll_oneoff", "proc_exit", "random_get", "sched_yield",
+}
 
-// Compile compiles wasm, checks it against the guest ABI, and asks a probe
-// instance for its description. Errors are fault.Invalid: the bytes, not the
-// server, are at fault.
-func (rt *Runtime) Compile(ctx context.Context, name string, wasm []byte) (*Module, error) {
-	sum := sha256.Sum256(wasm)
-	compiled, err := rt.r.CompileModule(ctx, wasm)
+// importAllowed reports whether a guest may import module.name.
+func importAllowed(module, name string) bool {
+	switch module {
+	case wasi_snapshot_preview1.ModuleName:
+		return slices.Contains(allowedWASI, name)
+	case hostfuncs.ModuleName:
+		return slices.Contains(hostfuncs.Names(), name)
+	}
+	return false
+}
+
+// Compile compiles wasm for instances with the given memory limit (0: the
+// default), checks it against the guest ABI, and asks a probe instance for
+// its description. Errors about the module are fault.Invalid: the bytes,
+// not the server, are at fault.
+func (rt *Runtime) Compile(ctx context.Context, name string, wasm []byte, memoryPages uint32) (*Module, error) {
+	if memoryPages == 0 {
+		memoryPages = rt.cfg.Limits.MemoryPages
+	}
+	if len(wasm) > rt.cfg.MaxModuleBytes {
+		return nil, fault.Errorf(fault.TooLarge, "module %s is %d bytes; the limit is %d", name, len(wasm), rt.cfg.MaxModuleBytes)
+	}
+	counts, err := readCounts(wasm)
 	if err != nil {
 		return nil, fault.Errorf(fault.Invalid, "module %s: not a valid WebAssembly module: %w", name, err)
 	}
-	m := &Module{name: name, digest: hex.EncodeToString(sum[:]), rt: rt, compiled: compiled}
-	m.counts, _ = countSections(wasm)
+	if counts.functions > rt.cfg.MaxFunctions {
+		return nil, fault.Errorf(fault.Invalid, "module %s defines %d functions; the limit is %d", name, counts.functions, rt.cfg.MaxFunctions)
+	}
+	if counts.memMin > memoryPages {
+		return nil, fault.Errorf(fault.Invalid, "module %s starts with %d pages of memory (%d MiB), more than its limit of %d pages",
+			name, counts.memMin, uint64(counts.memMin)*64/1024, memoryPages)
+	}
+	r, err := rt.runtimeFor(ctx, memoryPages)
+	if err != nil {
+		return nil, err
+	}
+	compiled, err := rt.compile(ctx, name, r, wasm)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(wasm)
+	m := &Module{name: name, digest: hex.EncodeToString(sum[:]), rt: rt, r: r, pages: memoryPages, compiled: compiled, counts: counts}
 	if err := m.checkShape(); err != nil {
 		_ = compiled.Close(ctx)
 		return nil, err
@@ -90,13 +125,51 @@ func (rt *Runtime) Compile(ctx context.Context, name string, wasm []byte) (*Modu
 	return m, nil
 }
 
+// compile runs one compilation on a bounded set of workers. A caller waits
+// at most CompileTimeout; a compilation that outlasts it still holds its
+// worker until it ends (wazero cannot stop it), which is what bounds the
+// damage a module built to compile slowly can do.
+func (rt *Runtime) compile(ctx context.Context, name string, r wazero.Runtime, wasm []byte) (wazero.CompiledModule, error) {
+	ctx, cancel := context.WithTimeout(ctx, rt.cfg.CompileTimeout)
+	defer cancel()
+	select {
+	case rt.compiles <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fault.Errorf(fault.Overloaded, "module %s: no compile worker free within %v", name, rt.cfg.CompileTimeout)
+	}
+	type result struct {
+		c   wazero.CompiledModule
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { // holds a compile token; ends when the compilation does
+		defer func() { <-rt.compiles }()
+		c, err := r.CompileModule(context.WithoutCancel(ctx), wasm)
+		done <- result{c, err}
+	}()
+	select {
+	case res := <-done:
+		if res.err != nil {
+			return nil, fault.Errorf(fault.Invalid, "module %s: not a valid WebAssembly module: %w", name, res.err)
+		}
+		return res.c, nil
+	case <-ctx.Done():
+		go func() { // releases what the abandoned compilation makes; ends with it
+			if res := <-done; res.c != nil {
+				_ = res.c.Close(context.Background())
+			}
+		}()
+		return nil, fault.Errorf(fault.Invalid, "module %s did not compile within %v", name, rt.cfg.CompileTimeout)
+	}
+}
+
 // checkShape verifies imports and exports before any guest code runs.
 func (m *Module) checkShape() error {
 	for _, imp := range m.compiled.ImportedFunctions() {
 		mod, fn, _ := imp.Import()
-		if !slices.Contains(allowedImportModules, mod) {
-			return fault.Errorf(fault.Invalid, "module %s imports %s.%s: only %s imports are allowed",
-				m.name, mod, fn, strings.Join(allowedImportModules, " and "))
+		if !importAllowed(mod, fn) {
+			return fault.Errorf(fault.Invalid, "module %s imports %s.%s, which wasmgate does not provide to guests (docs/ABI.md §8 lists what it does)",
+				m.name, mod, fn)
 		}
 	}
 	if len(m.compiled.ImportedMemories()) > 0 {
@@ -145,7 +218,7 @@ func sigString(params, results []api.ValueType) string {
 // probe instantiates m once to check its ABI version, read its description
 // and measure what an instance costs.
 func (m *Module) probe(ctx context.Context) error {
-	inst, err := m.instantiate(ctx, hostfuncs.Caller{Module: m.name, Logger: m.rt.log})
+	inst, err := m.instantiate(ctx, hostfuncs.Caller{Module: m.name, Logger: m.rt.log}, m.rt.cfg.Limits)
 	if err != nil {
 		return fault.Wrap(fault.Invalid, err)
 	}
@@ -166,7 +239,6 @@ func (m *Module) probe(ctx context.Context) error {
 		return fault.Errorf(fault.Invalid, "module %s: bad description: %w", m.name, err)
 	}
 	m.desc = desc
-	m.instanceBytes = inst.memoryBytes()
 	return nil
 }
 

@@ -13,7 +13,6 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/wasmgate/wasmgate/guest"
-	"github.com/wasmgate/wasmgate/hostfuncs"
 	"github.com/wasmgate/wasmgate/hostfuncs/fault"
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
 	"github.com/wasmgate/wasmgate/tests/wasmgen"
@@ -34,7 +33,7 @@ func newTestRuntime(t *testing.T) *Runtime {
 
 func compile(t *testing.T, rt *Runtime, g wasmgen.Guest) *Module {
 	t.Helper()
-	m, err := rt.Compile(context.Background(), "test", g.Bytes())
+	m, err := rt.Compile(context.Background(), "test", g.Bytes(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +52,7 @@ func TestEchoGuestRoundTrip(t *testing.T) {
 	rt := newTestRuntime(t)
 	m := compile(t, rt, wasmgen.Guest{})
 	is.Equal(m.Description().Name, "echo")
-	p, err := NewPool(ctx, m, 2, hostfuncs.Caller{})
+	p, err := NewPool(ctx, m, PoolConfig{Size: 2})
 	is.NoErr(err)
 	defer p.Close(ctx)
 	for i := range 100 {
@@ -101,7 +100,7 @@ func TestCompileRejects(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			is := is.New(t)
-			_, err := rt.Compile(context.Background(), "bad", c.wasm)
+			_, err := rt.Compile(context.Background(), "bad", c.wasm, 0)
 			is.True(err != nil)
 			is.Equal(fault.KindOf(err), fault.Invalid)
 			if !strings.Contains(err.Error(), c.msg) {
@@ -146,7 +145,7 @@ func TestBrokenCallsDiscardInstance(t *testing.T) {
 			is := is.New(t)
 			ctx := context.Background()
 			rt := newTestRuntime(t)
-			p, err := NewPool(ctx, compile(t, rt, c.guest), 1, hostfuncs.Caller{})
+			p, err := NewPool(ctx, compile(t, rt, c.guest), PoolConfig{Size: 1})
 			is.NoErr(err)
 			defer p.Close(ctx)
 			before := p.MemoryBytes()
@@ -178,7 +177,7 @@ func TestGuestStatusKeepsInstance(t *testing.T) {
 		wasmgen.I32Const(0), wasmgen.I32Const(int32(len(msg))), wasmgen.I32Store(4),
 		wasmgen.I32Const(1), // invalid input
 	}}
-	p, err := NewPool(ctx, compile(t, rt, g), 1, hostfuncs.Caller{})
+	p, err := NewPool(ctx, compile(t, rt, g), PoolConfig{Size: 1})
 	is.NoErr(err)
 	defer p.Close(ctx)
 	for range 3 {
@@ -195,7 +194,7 @@ func TestPoolSaturationIsOverloaded(t *testing.T) {
 	is := is.New(t)
 	ctx := context.Background()
 	rt := newTestRuntime(t)
-	p, err := NewPool(ctx, compile(t, rt, wasmgen.Guest{Run: loopForever}), 1, hostfuncs.Caller{})
+	p, err := NewPool(ctx, compile(t, rt, wasmgen.Guest{Run: loopForever}), PoolConfig{Size: 1})
 	is.NoErr(err)
 	defer p.Close(ctx)
 	busy, cancel := context.WithCancel(ctx)
@@ -218,7 +217,7 @@ func TestGCCompletesWhileGuestLoops(t *testing.T) {
 	is := is.New(t)
 	ctx := context.Background()
 	rt := newTestRuntime(t)
-	p, err := NewPool(ctx, compile(t, rt, wasmgen.Guest{Run: loopForever}), 1, hostfuncs.Caller{})
+	p, err := NewPool(ctx, compile(t, rt, wasmgen.Guest{Run: loopForever}), PoolConfig{Size: 1})
 	is.NoErr(err)
 	defer p.Close(ctx)
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -244,10 +243,10 @@ func TestInstanceMemoryEstimate(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			is := is.New(t)
 			wasm, _ := guest.Module(name)
-			m, err := rt.Compile(ctx, name, wasm)
+			m, err := rt.Compile(ctx, name, wasm, 0)
 			is.NoErr(err)
 			before := heapAfterGC()
-			p, err := NewPool(ctx, m, 8, hostfuncs.Caller{})
+			p, err := NewPool(ctx, m, PoolConfig{Size: 8})
 			is.NoErr(err)
 			grown := heapAfterGC() - before
 			est := p.MemoryBytes()
@@ -271,15 +270,173 @@ func heapAfterGC() int64 {
 func TestInputLargerThanGuestCanTake(t *testing.T) {
 	is := is.New(t)
 	ctx := context.Background()
-	rt, err := NewRuntime(ctx, Config{MemoryLimitPages: 64, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	rt, err := NewRuntime(ctx, Config{Limits: Limits{MemoryPages: 64}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	is.NoErr(err)
 	defer rt.Close(ctx)
-	p, err := NewPool(ctx, compile(t, rt, wasmgen.Guest{}), 1, hostfuncs.Caller{})
+	p, err := NewPool(ctx, compile(t, rt, wasmgen.Guest{}), PoolConfig{Size: 1})
 	is.NoErr(err)
 	defer p.Close(ctx)
-	_, err = p.Call(ctx, xs(make([]float32, 512<<10)...)) // 2 MiB; the cap is 1 MiB
+	_, err = p.Call(ctx, xs(make([]float32, 256<<10)...)) // 1 MiB inline, more with its header; the cap is 1 MiB
 	is.Equal(fault.KindOf(err), fault.TooLarge)
 	is.Equal(p.Discarded(), int64(0))
 	_, err = p.Call(ctx, xs(1, 2))
 	is.NoErr(err)
+}
+
+// A tensor larger than the inline limit reaches the guest as a host handle
+// and can come back the same way, never copied through guest memory: here
+// 8 MiB through a guest whose memory could not hold it.
+func TestLargeTensorsTravelByHandle(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	rt, err := NewRuntime(ctx, Config{Limits: Limits{MemoryPages: 64}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	is.NoErr(err)
+	defer rt.Close(ctx)
+	p, err := NewPool(ctx, compile(t, rt, wasmgen.Guest{}), PoolConfig{Size: 1})
+	is.NoErr(err)
+	defer p.Close(ctx)
+	big := make([]float32, 2<<20)
+	big[12345] = 7
+	out, err := p.Call(ctx, xs(big...))
+	is.NoErr(err)
+	is.Equal(tensor.Values[float32](out[0].Tensor)[12345], float32(7))
+	is.Equal(out[0].Len(), len(big))
+}
+
+// Tenants never share an instance: a built-in model's stage keeps a pool per
+// tenant, so a guest's global state counts each tenant's calls apart.
+func TestPerTenantPools(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	rt := newTestRuntime(t)
+	grew := 0
+	s, err := NewWasmStage(ctx, compile(t, rt, wasmgen.Counter()), PoolConfig{Size: 1}, true)
+	is.NoErr(err)
+	s.OnGrow(func() { grew++ })
+	defer s.Close(ctx)
+	count := func(tenant string) int32 {
+		out, err := s.Run(WithTenant(ctx, tenant), xs(1))
+		is.NoErr(err)
+		return tensor.Values[int32](out[0].Tensor)[0]
+	}
+	is.Equal(count("a"), int32(1))
+	is.Equal(count("a"), int32(2))
+	is.Equal(count("b"), int32(1)) // b's own instance
+	is.Equal(count("a"), int32(3))
+	is.Equal(count("b"), int32(2))
+	is.Equal(grew, 2) // pools made for a and b after the first ("")
+	one, err := s.Pool(WithTenant(ctx, "a"))
+	is.NoErr(err)
+	is.Equal(s.MemoryBytes(), 3*one.MemoryBytes())
+}
+
+func TestCompileLimits(t *testing.T) {
+	ctx := context.Background()
+	rt, err := NewRuntime(ctx, Config{MaxModuleBytes: 4096, MaxFunctions: 6, Limits: Limits{MemoryPages: 4}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	var many wasmgen.Module
+	for range 7 {
+		many.Func(nil, nil, nil)
+	}
+	cases := []struct {
+		name string
+		wasm []byte
+		kind fault.Kind
+		msg  string
+	}{
+		{"too large", make([]byte, 5000), fault.TooLarge, "limit is 4096"},
+		{"too many functions", many.Bytes(), fault.Invalid, "defines 7 functions"},
+		{"memory over the limit", wasmgen.Guest{MemoryPages: 8}.Bytes(), fault.Invalid, "starts with 8 pages"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			is := is.New(t)
+			_, err := rt.Compile(ctx, "m", c.wasm, 0)
+			is.Equal(fault.KindOf(err), c.kind)
+			if err == nil || !strings.Contains(err.Error(), c.msg) {
+				t.Errorf("error %v does not mention %q", err, c.msg)
+			}
+		})
+	}
+	// The same module fits a runtime with a larger limit.
+	m, err := rt.Compile(ctx, "m", wasmgen.Guest{MemoryPages: 8}.Bytes(), 16)
+	is.New(t).NoErr(err)
+	is.New(t).Equal(m.pages, uint32(16))
+}
+
+// A module whose _initialize never returns fails to load within its
+// InitTimeout instead of hanging.
+func TestInitTimeout(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	rt, err := NewRuntime(ctx, Config{Limits: Limits{InitTimeout: 200 * time.Millisecond}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	is.NoErr(err)
+	defer rt.Close(ctx)
+	start := time.Now()
+	_, err = rt.Compile(ctx, "slow-init", wasmgen.Guest{Initialize: loopForever[:3]}.Bytes(), 0) // the probe instantiates it
+	is.True(err != nil)
+	is.True(strings.Contains(err.Error(), "within 200ms"))
+	is.True(time.Since(start) < 5*time.Second)
+}
+
+// One tenant flooding the limiter cannot take the other's share.
+func TestLimiterFairShare(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	l := NewLimiter(4)
+	acquire := func(tenant string, wait time.Duration) (func(), error) {
+		c, cancel := context.WithTimeout(ctx, wait)
+		defer cancel()
+		_, rel, err := l.Acquire(c, tenant)
+		return rel, err
+	}
+	a1, err := acquire("a", time.Second)
+	is.NoErr(err)
+	a2, err := acquire("a", time.Second)
+	is.NoErr(err)
+	b1, err := acquire("b", time.Second)
+	is.NoErr(err)
+	// A slot is free, but a already holds its share of 4/2 while b wants
+	// slots too: a waits, and is told to retry at its deadline.
+	_, err = acquire("a", 50*time.Millisecond)
+	is.Equal(fault.KindOf(err), fault.Overloaded)
+	b2, err := acquire("b", 50*time.Millisecond) // b is within its share
+	is.NoErr(err)
+	b1()
+	b2()
+	// b is gone: a may use the whole limiter.
+	a3, err := acquire("a", 50*time.Millisecond)
+	is.NoErr(err)
+	a4, err := acquire("a", 50*time.Millisecond)
+	is.NoErr(err)
+	is.Equal(l.InUse(), 4)
+	// Full: a newcomer waits until its deadline.
+	_, err = acquire("c", 30*time.Millisecond)
+	is.Equal(fault.KindOf(err), fault.Overloaded)
+	// A waiter gets the slot freed while it waits.
+	got := make(chan error, 1)
+	go func() {
+		rel, err := acquire("c", time.Second)
+		if err == nil {
+			rel()
+		}
+		got <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	a1()
+	is.NoErr(<-got)
+	// Calls nested in an admitted call pass without a slot.
+	adm, rel, err := l.Acquire(ctx, "a")
+	is.NoErr(err)
+	_, nested, err := l.Acquire(adm, "a")
+	is.NoErr(err)
+	nested()
+	rel()
+	a2()
+	a3()
+	a4()
+	is.Equal(l.InUse(), 0)
 }

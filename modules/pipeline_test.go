@@ -7,7 +7,6 @@ import (
 
 	"github.com/matryer/is"
 
-	"github.com/wasmgate/wasmgate/hostfuncs"
 	"github.com/wasmgate/wasmgate/hostfuncs/abi"
 	"github.com/wasmgate/wasmgate/hostfuncs/fault"
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
@@ -16,11 +15,11 @@ import (
 
 func echoStage(t *testing.T, rt *Runtime, desc string) Stage {
 	t.Helper()
-	p, err := NewPool(context.Background(), compile(t, rt, wasmgen.Guest{Description: desc}), 1, hostfuncs.Caller{})
+	s, err := NewWasmStage(context.Background(), compile(t, rt, wasmgen.Guest{Description: desc}), PoolConfig{Size: 1}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewWasmStage(p)
+	return s
 }
 
 func TestPipelineBindsByPosition(t *testing.T) {

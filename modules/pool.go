@@ -11,12 +11,23 @@ import (
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
 )
 
-// Pool holds up to size ready instances of one module for one owner (a model
-// of a tenant). Instances are never shared between pools, so one owner's
-// guest state is never visible to another.
+// PoolConfig says how many instances a pool keeps, whom they work for and
+// within which limits.
+type PoolConfig struct {
+	Size   int
+	Caller hostfuncs.Caller
+	// Limits override the runtime's defaults; MemoryPages is the module's
+	// and cannot differ here.
+	Limits Limits
+}
+
+// Pool holds up to size ready instances of one module for one owner (a
+// tenant's use of a model). Instances are never shared between pools, so
+// one tenant's guest state is never visible to another.
 type Pool struct {
 	m      *Module
 	caller hostfuncs.Caller
+	limits Limits
 	size   int
 	slots  chan struct{} // a token per instance that may exist
 
@@ -28,20 +39,22 @@ type Pool struct {
 	discarded atomic.Int64
 }
 
-// NewPool creates a pool of size instances of m and instantiates all of them
-// now, so the first requests pay no instantiation and the pool's memory is
-// known up front.
-func NewPool(ctx context.Context, m *Module, size int, caller hostfuncs.Caller) (*Pool, error) {
-	if size < 1 {
-		size = 1
-	}
+// NewPool creates a pool of instances of m and instantiates all of them now,
+// so the first requests pay no instantiation and the pool's memory is known
+// up front.
+func NewPool(ctx context.Context, m *Module, cfg PoolConfig) (*Pool, error) {
+	size := max(cfg.Size, 1)
+	caller := cfg.Caller
 	if caller.Module == "" {
 		caller.Module = m.name
 	}
 	if caller.Logger == nil {
 		caller.Logger = m.rt.log
 	}
-	p := &Pool{m: m, caller: caller, size: size, slots: make(chan struct{}, size)}
+	limits := cfg.Limits
+	limits.MemoryPages = m.pages
+	limits = limits.withDefaults(m.rt.cfg.Limits)
+	p := &Pool{m: m, caller: caller, limits: limits, size: size, slots: make(chan struct{}, size)}
 	for range size {
 		inst, err := p.newInstance(ctx)
 		if err != nil {
@@ -54,7 +67,7 @@ func NewPool(ctx context.Context, m *Module, size int, caller hostfuncs.Caller) 
 }
 
 func (p *Pool) newInstance(ctx context.Context) (*instance, error) {
-	inst, err := p.m.instantiate(ctx, p.caller)
+	inst, err := p.m.instantiate(ctx, p.caller, p.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -143,10 +156,15 @@ func (p *Pool) release(ctx context.Context, inst *instance, healthy bool) {
 	<-p.slots
 }
 
-// Call runs the module on inputs with an instance from the pool. An instance
-// whose call failed in any way other than a clean status from the guest is
-// discarded.
+// Call runs the module on inputs with an instance from the pool, within the
+// process-wide execution limit. An instance whose call failed in any way
+// other than a clean "invalid input" status is discarded.
 func (p *Pool) Call(ctx context.Context, inputs []tensor.Named) ([]tensor.Named, error) {
+	ctx, done, err := p.m.rt.exec.Acquire(ctx, p.caller.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	inst, err := p.acquire(ctx)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -20,42 +23,74 @@ type Config struct {
 	// skips compilation. Empty, or a directory that cannot be written, means
 	// an in-memory cache only.
 	CacheDir string
-	// MemoryLimitPages caps each instance's linear memory (64 KiB pages).
-	MemoryLimitPages uint32
-	// MaxOutputBytes caps what one guest call may return.
-	MaxOutputBytes int
-	Logger         *slog.Logger
+	// Limits are the defaults of every pool; a pool may set its own.
+	Limits Limits
+	// MaxModuleBytes caps the size of a module's binary.
+	MaxModuleBytes int
+	// MaxFunctions caps the functions a module defines, checked before it
+	// is compiled, so a module cannot make compilation take forever.
+	MaxFunctions int
+	// CompileWorkers bounds how many modules compile at once; CompileTimeout
+	// is how long a caller waits for one compilation.
+	CompileWorkers int
+	CompileTimeout time.Duration
+	// MaxExecutions caps guest calls running at once in the process; each
+	// tenant gets a fair share of them.
+	MaxExecutions int
+	Logger        *slog.Logger
 }
 
-// DefaultMemoryLimitPages is 64 MiB of linear memory per instance.
-const DefaultMemoryLimitPages = 1024
+// Defaults of Config.
+const (
+	DefaultMaxModuleBytes = 32 << 20
+	DefaultMaxFunctions   = 100_000
+	DefaultCompileTimeout = 2 * time.Minute
+)
 
-// DefaultMaxOutputBytes caps a guest call's output.
-const DefaultMaxOutputBytes = 64 << 20
-
-// Runtime owns the wazero runtime every module runs in.
+// Runtime owns the wazero runtimes modules run in: one per distinct memory
+// limit (wazero sets the limit per runtime), all sharing one compilation
+// cache, so a module compiled for one limit compiles from cache for another.
 type Runtime struct {
-	r      wazero.Runtime
-	cache  wazero.CompilationCache
-	cfg    Config
-	log    *slog.Logger
-	cached bool // whether compiled code persists on disk
+	cache    wazero.CompilationCache
+	cfg      Config
+	log      *slog.Logger
+	cached   bool          // whether compiled code persists on disk
+	compiles chan struct{} // a token per compilation allowed to run
+	exec     *Limiter
+
+	mu       sync.Mutex
+	runtimes map[uint32]wazero.Runtime // by memory limit in pages
+	closed   bool
 }
 
-// NewRuntime creates the wazero runtime with WASI and the wasmgate host
-// functions defined. If cfg.CacheDir cannot be used it logs a warning and
-// runs with an in-memory cache.
+// NewRuntime prepares the compilation cache. If cfg.CacheDir cannot be used
+// it logs a warning and runs with an in-memory cache.
 func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
-	if cfg.MemoryLimitPages == 0 {
-		cfg.MemoryLimitPages = DefaultMemoryLimitPages
+	cfg.Limits = cfg.Limits.withDefaults(Limits{})
+	if cfg.MaxModuleBytes <= 0 {
+		cfg.MaxModuleBytes = DefaultMaxModuleBytes
 	}
-	if cfg.MaxOutputBytes <= 0 {
-		cfg.MaxOutputBytes = DefaultMaxOutputBytes
+	if cfg.MaxFunctions <= 0 {
+		cfg.MaxFunctions = DefaultMaxFunctions
+	}
+	if cfg.CompileWorkers <= 0 {
+		cfg.CompileWorkers = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	if cfg.CompileTimeout <= 0 {
+		cfg.CompileTimeout = DefaultCompileTimeout
+	}
+	if cfg.MaxExecutions <= 0 {
+		cfg.MaxExecutions = 4 * runtime.GOMAXPROCS(0)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	rt := &Runtime{cfg: cfg, log: cfg.Logger}
+	rt := &Runtime{
+		cfg: cfg, log: cfg.Logger,
+		compiles: make(chan struct{}, cfg.CompileWorkers),
+		exec:     NewLimiter(cfg.MaxExecutions),
+		runtimes: map[uint32]wazero.Runtime{},
+	}
 	if cfg.CacheDir != "" {
 		if err := ensurePrivateDir(cfg.CacheDir); err != nil {
 			rt.log.Warn("compile cache unusable; modules will be compiled at every start", "dir", cfg.CacheDir, "err", err)
@@ -68,37 +103,66 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	if rt.cache == nil {
 		rt.cache = wazero.NewCompilationCache()
 	}
-	rc := wazero.NewRuntimeConfigCompiler().
-		WithCompilationCache(rt.cache).
-		WithMemoryLimitPages(cfg.MemoryLimitPages).
-		// Without this a guest that never calls out can neither be timed
-		// out nor let a garbage collection finish (DESIGN.md §4).
-		WithCloseOnContextDone(true)
-	rt.r = wazero.NewRuntimeWithConfig(ctx, rc)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt.r); err != nil {
-		_ = rt.r.Close(ctx)
-		return nil, fmt.Errorf("instantiate WASI: %w", err)
-	}
-	if err := hostfuncs.Instantiate(ctx, rt.r); err != nil {
-		_ = rt.r.Close(ctx)
+	// The default limit's runtime exists from the start, so a broken
+	// environment fails here rather than at the first request.
+	if _, err := rt.runtimeFor(ctx, cfg.Limits.MemoryPages); err != nil {
+		_ = rt.cache.Close(ctx)
 		return nil, err
 	}
 	return rt, nil
 }
 
-// maxInputBytes caps one call's encoded inputs. A guest's linear memory only
-// grows and its heap cannot move objects, so an input near the memory limit
-// kills the instance; a quarter of the limit leaves room to decode it.
-func (rt *Runtime) maxInputBytes() int {
-	return int(min(int64(rt.cfg.MemoryLimitPages)*65536/4, 1<<30))
+// runtimeFor returns the wazero runtime of a memory limit, creating it with
+// WASI and the wasmgate host functions defined.
+func (rt *Runtime) runtimeFor(ctx context.Context, pages uint32) (wazero.Runtime, error) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed {
+		return nil, errors.New("the Wasm runtime is closed")
+	}
+	if r, ok := rt.runtimes[pages]; ok {
+		return r, nil
+	}
+	rc := wazero.NewRuntimeConfigCompiler().
+		WithCompilationCache(rt.cache).
+		WithMemoryLimitPages(pages).
+		// Without this a guest that never calls out can neither be timed
+		// out nor let a garbage collection finish (DESIGN.md §4).
+		WithCloseOnContextDone(true)
+	r := wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+		_ = r.Close(ctx)
+		return nil, fmt.Errorf("instantiate WASI: %w", err)
+	}
+	if err := hostfuncs.Instantiate(ctx, r); err != nil {
+		_ = r.Close(ctx)
+		return nil, err
+	}
+	rt.runtimes[pages] = r
+	return r, nil
 }
 
 // PersistentCache reports whether compiled code is kept on disk.
 func (rt *Runtime) PersistentCache() bool { return rt.cached }
 
-// Close releases every module and instance of the runtime.
+// Limits are the runtime's default limits.
+func (rt *Runtime) Limits() Limits { return rt.cfg.Limits }
+
+// Executions is the process-wide limiter of concurrent guest calls.
+func (rt *Runtime) Executions() *Limiter { return rt.exec }
+
+// Close releases every module and instance of every runtime.
 func (rt *Runtime) Close(ctx context.Context) error {
-	return errors.Join(rt.r.Close(ctx), rt.cache.Close(ctx))
+	rt.mu.Lock()
+	rt.closed = true
+	rs := rt.runtimes
+	rt.runtimes = nil
+	rt.mu.Unlock()
+	var errs []error
+	for _, r := range rs {
+		errs = append(errs, r.Close(ctx))
+	}
+	return errors.Join(append(errs, rt.cache.Close(ctx))...)
 }
 
 // ensurePrivateDir creates dir with mode 0700 (tightening a directory we own)

@@ -2,7 +2,7 @@
 // WebAssembly and embedded so the binary serves the default model with no
 // files beside it.
 //
-// The sources are under modules/ (one main package each, built with the
+// The Go sources are under modules/ (one main package each, built with the
 // SDK in sdk/); the built modules are committed under wasm/ together with
 // the Go version that built them. After changing a module or the SDK,
 // regenerate them with
@@ -10,6 +10,16 @@
 //	go run ./guest/internal/buildguests
 //
 // (or go generate ./guest). A test rebuilds every module and fails if a
-// committed .wasm is stale. This package imports nothing but embed, so
-// importing it pulls no guest code into the host.
+// committed .wasm is stale.
+//
+// The C modules are under c/ (c/wasmgate.h is the ABI for C), built into
+// c/wasm/ with the clang version recorded beside them; Module names them
+// "c/<name>" and CNames lists them. Regenerate them with
+//
+//	go tool task guests:c
+//
+// which needs clang for wasm32-wasi; a test rebuilds them when it is there.
+//
+// This package imports nothing but embed and strings, so importing it pulls
+// no guest code into the host.
 package guest

@@ -1,40 +1,57 @@
 package guest
 
-import "embed"
+import (
+	"embed"
+	"strings"
+)
 
 //go:generate go run ./internal/buildguests
 
-//go:embed wasm/*.wasm
+//go:embed wasm/*.wasm c/wasm/*.wasm
 var wasm embed.FS
 
-const suffix = ".wasm"
+const (
+	suffix = ".wasm"
+	// CPrefix starts the names of the C modules (built from guest/c), so
+	// they cannot collide with the Go ones: "c/mnistpost".
+	CPrefix = "c/"
+)
 
-// Module returns a copy of the built module name (for example "mnistpre"),
-// or false if there is none.
+// Module returns a copy of the built module name: a Go module (for example
+// "mnistpre") or, under CPrefix, a C one ("c/mnistpost"). It reports false
+// if there is none.
 func Module(name string) ([]byte, bool) {
-	for i := 0; i < len(name); i++ {
-		if name[i] == '/' || name[i] == '\\' {
-			return nil, false
-		}
+	dir := "wasm/"
+	if rest, ok := strings.CutPrefix(name, CPrefix); ok {
+		dir, name = "c/wasm/", rest
 	}
-	b, err := wasm.ReadFile("wasm/" + name + suffix)
+	if name == "" || strings.ContainsAny(name, `/\`) {
+		return nil, false
+	}
+	b, err := wasm.ReadFile(dir + name + suffix)
 	if err != nil {
 		return nil, false
 	}
 	return b, true
 }
 
-// Names lists the built modules, sorted.
-func Names() []string {
-	entries, err := wasm.ReadDir("wasm")
+// Names lists the built Go modules, sorted: the ones the built-in models
+// use.
+func Names() []string { return list("wasm", "") }
+
+// CNames lists the built C modules, sorted, as Module names them
+// ("c/mnistadapter", "c/mnistpost").
+func CNames() []string { return list("c/wasm", CPrefix) }
+
+func list(dir, prefix string) []string {
+	entries, err := wasm.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
 	var names []string
 	for _, e := range entries {
-		n := e.Name()
-		if len(n) > len(suffix) && n[len(n)-len(suffix):] == suffix {
-			names = append(names, n[:len(n)-len(suffix)])
+		if n, ok := strings.CutSuffix(e.Name(), suffix); ok && n != "" {
+			names = append(names, prefix+n)
 		}
 	}
 	return names

@@ -3,6 +3,7 @@ package guest_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -94,6 +95,72 @@ func TestBuiltModulesAreFresh(t *testing.T) {
 	}
 }
 
+// TestCModulesAreFresh rebuilds every C module with the committed command
+// when clang for wasm32-wasi is here, and compares the bytes.
+func TestCModulesAreFresh(t *testing.T) {
+	ctx := context.Background()
+	root, err := guestbuild.Root(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modules, err := guestbuild.CModules(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := guestbuild.CBuilt(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(modules) == 0 {
+		t.Fatalf("no C modules under %s", guestbuild.CDir)
+	}
+	if !slices.Equal(modules, built) {
+		t.Fatalf("%s holds %v, the sources under %s are %v; regenerate with: %s", guestbuild.CWasmDir, built, guestbuild.CDir, modules, guestbuild.RegenerateC)
+	}
+	recorded, err := os.ReadFile(filepath.Join(root, guestbuild.ClangVersionFile))
+	if err != nil {
+		t.Fatalf("%v (regenerate with: %s)", err, guestbuild.RegenerateC)
+	}
+	have, err := guestbuild.ClangVersion(ctx, root)
+	if err != nil {
+		t.Skipf("cannot check the C modules: %v", err)
+	}
+	if have != string(recorded) {
+		t.Skipf("%s was built with\n%sand this toolchain is\n%sthe bytes depend on it, so they cannot be compared",
+			guestbuild.CWasmDir, recorded, have)
+	}
+	tmp := t.TempDir()
+	for _, name := range modules {
+		t.Run(name, func(t *testing.T) {
+			regen := "regenerate it with:\n\t" + guestbuild.CCommandLine(name) + "\nor all C modules with:\n\t" + guestbuild.RegenerateC
+			committed, err := os.ReadFile(filepath.Join(root, guestbuild.CWasmDir, name+".wasm"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got [2][]byte
+			for i := range got {
+				out := filepath.Join(tmp, fmt.Sprintf("%s.%d.wasm", name, i))
+				if err := guestbuild.BuildC(ctx, root, name, out); err != nil {
+					t.Fatal(err)
+				}
+				if got[i], err = os.ReadFile(out); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(got[0], got[1]) {
+				t.Fatalf("building %s twice gave different bytes (%d and %d): the build is not reproducible", name, len(got[0]), len(got[1]))
+			}
+			if !bytes.Equal(got[0], committed) {
+				t.Errorf("%s/%s.wasm is stale (committed %d bytes, a rebuild gives %d); %s",
+					guestbuild.CWasmDir, name, len(committed), len(got[0]), regen)
+			}
+			if bytes.Contains(got[0], []byte(root)) {
+				t.Errorf("%s.wasm holds the path of this checkout", name)
+			}
+		})
+	}
+}
+
 func TestEmbedded(t *testing.T) {
 	is := is.New(t)
 	root, err := guestbuild.Root(context.Background())
@@ -109,7 +176,20 @@ func TestEmbedded(t *testing.T) {
 		is.True(bytes.Equal(got, want))
 		is.True(bytes.HasPrefix(got, []byte("\x00asm")))
 	}
-	for _, bad := range []string{"", "nope", "../wasm/mnistpre", "wasm/mnistpre", "mnistpre.wasm"} {
+	cbuilt, err := guestbuild.CBuilt(root)
+	is.NoErr(err)
+	is.True(len(cbuilt) > 0)
+	var cnames []string
+	for _, name := range cbuilt {
+		cnames = append(cnames, guest.CPrefix+name)
+		want, err := os.ReadFile(filepath.Join(root, guestbuild.CWasmDir, name+".wasm"))
+		is.NoErr(err)
+		got, ok := guest.Module(guest.CPrefix + name)
+		is.True(ok)
+		is.True(bytes.Equal(got, want))
+	}
+	is.Equal(guest.CNames(), cnames)
+	for _, bad := range []string{"", "nope", "../wasm/mnistpre", "wasm/mnistpre", "mnistpre.wasm", "c/", "c/mnistpre", "c/../wasm/mnistpre", "c/c/mnistpost", "C/mnistpost", "c\\mnistpost"} {
 		_, ok := guest.Module(bad)
 		is.True(!ok) // no such module
 	}

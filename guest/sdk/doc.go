@@ -41,9 +41,26 @@
 // encoded. Return Invalid(...) for a problem with the caller's input
 // (status 1); any other error, and any panic, is status 2.
 //
-// Everything except the exports and the log import is plain Go, so a
-// module's logic can be tested on the host with Call and Describe, without
-// a Wasm runtime.
+// Host-held tensors (docs/ABI.md §2): an input larger than the server's
+// inline limit (1 MiB by default) arrives with its Handle set and no data;
+// t.Load() reads it into guest memory, and Put, Op and RunModel take it by
+// handle without copying. Run may return host-held tensors too (for
+// example RunModel's outputs, described with Handle.Tensor): the host takes
+// them back by handle, and the data never passes through guest memory.
+//
+// Host functions (docs/ABI.md §5): Config, LastError, Put, Handle (Info,
+// Read, ReadAt, Tensor, Free), Op and OpN with Attrs, RunModel, DecodeImage,
+// ResizeImage and NormalizeImage. They run natively on the host, where a
+// loop does not pay the guest's deadline check at every iteration: decode,
+// resize and normalise images there rather than in Go. A failure is a
+// *HostError carrying the ABI error code and the host's message; test it
+// with errors.Is(err, sdk.ErrNotFound) and the like. Handles end when Run
+// returns.
+//
+// Everything except the exports and the imports is plain Go, so a module's
+// logic can be tested on the host with Call and Describe, without a Wasm
+// runtime. Off WebAssembly the host functions go to a Host installed with
+// SetHost; package sdktest installs one that runs the real host functions.
 //
 // Memory: an instance's linear memory is small (64 MiB by default) and
 // never shrinks. The SDK reuses its input and output buffers across calls

@@ -44,7 +44,14 @@ func badBool(b []byte) int {
 	return -1
 }
 
+// HeldFlag marks, in the dtype field of an encoded tensor, a tensor whose
+// data is a u32 host handle (docs/ABI.md §2).
+const HeldFlag = 1 << 31
+
 func dataLen(t *Tensor) int {
+	if t.Handle != 0 {
+		return 4
+	}
 	if t.DType != Bytes {
 		return len(t.Data)
 	}
@@ -56,7 +63,8 @@ func dataLen(t *Tensor) int {
 }
 
 // AppendTensorList appends the ABI encoding of ts to dst; alignment counts
-// from len(dst). It fails on anything a reader would reject.
+// from len(dst). A tensor with a Handle is encoded host-held. It fails on
+// anything a reader would reject.
 func AppendTensorList(dst []byte, ts []Tensor) ([]byte, error) {
 	if len(ts) > MaxTensors {
 		return dst, fmt.Errorf("tensor list of %d tensors exceeds the maximum of %d", len(ts), MaxTensors)
@@ -82,16 +90,22 @@ func AppendTensorList(dst []byte, ts []Tensor) ([]byte, error) {
 	dst = le.AppendUint32(dst, uint32(len(ts)))
 	for i := range ts {
 		t := &ts[i]
+		code := uint32(t.DType)
+		if t.Handle != 0 {
+			code |= HeldFlag
+		}
 		dst = le.AppendUint32(dst, uint32(len(t.Name)))
 		dst = append(dst, t.Name...)
-		dst = le.AppendUint32(dst, uint32(t.DType))
+		dst = le.AppendUint32(dst, code)
 		dst = le.AppendUint32(dst, uint32(len(t.Shape)))
 		for _, d := range t.Shape {
 			dst = le.AppendUint64(dst, uint64(d))
 		}
 		dst = le.AppendUint64(dst, uint64(dataLen(t)))
 		dst = appendPad(dst, start)
-		if t.DType == Bytes {
+		if t.Handle != 0 {
+			dst = le.AppendUint32(dst, uint32(t.Handle))
+		} else if t.DType == Bytes {
 			for _, s := range t.Strings {
 				dst = le.AppendUint32(dst, uint32(len(s)))
 				dst = append(dst, s...)
@@ -109,11 +123,20 @@ func appendPad(dst []byte, start int) []byte {
 	return append(dst, zero[:padLen(len(dst)-start)]...)
 }
 
-// DecodeTensorList decodes an ABI tensor list. Unlike the host's decoder it
-// does not copy: Data and Strings point into b (with capacity clipped, so
-// appending to them cannot overwrite a neighbour), which is what keeps a
-// large input from costing twice its size in the guest's small memory.
-func DecodeTensorList(b []byte) ([]Tensor, error) {
+// DecodeTensorList decodes an ABI tensor list whose tensors are all inline;
+// a host-held tensor is an error, as in the host's DecodeTensorList. Unlike
+// the host's decoder it does not copy: Data and Strings point into b (with
+// capacity clipped, so appending to them cannot overwrite a neighbour),
+// which is what keeps a large input from costing twice its size in the
+// guest's small memory.
+func DecodeTensorList(b []byte) ([]Tensor, error) { return decodeTensorList(b, false) }
+
+// DecodeTensorListHeld is DecodeTensorList that also accepts host-held
+// tensors (dtype | HeldFlag, data a u32 handle), returned with their Handle
+// set and no data: what the host sends as a call's input list.
+func DecodeTensorListHeld(b []byte) ([]Tensor, error) { return decodeTensorList(b, true) }
+
+func decodeTensorList(b []byte, held bool) ([]Tensor, error) {
 	if len(b) < 8 {
 		return nil, fmt.Errorf("tensor list of %d bytes is shorter than its 8-byte header", len(b))
 	}
@@ -131,7 +154,7 @@ func DecodeTensorList(b []byte) ([]Tensor, error) {
 	ts := make([]Tensor, 0, count)
 	for i := range int(count) {
 		start := off
-		t, next, err := decodeTensor(b, off)
+		t, next, err := decodeTensor(b, off, held)
 		if err != nil {
 			if t.Name != "" {
 				return nil, fmt.Errorf("tensor %d %q at offset %d: %w", i, t.Name, start, err)
@@ -152,8 +175,9 @@ func DecodeTensorList(b []byte) ([]Tensor, error) {
 	return ts, nil
 }
 
-// decodeTensor decodes the tensor at off and returns the offset after it.
-func decodeTensor(b []byte, off int) (t Tensor, next int, err error) {
+// decodeTensor decodes the tensor at off and returns the offset after it;
+// held allows host-held tensors.
+func decodeTensor(b []byte, off int, held bool) (t Tensor, next int, err error) {
 	take := func(n uint64, what string) ([]byte, error) {
 		if left := len(b) - off; n > uint64(left) {
 			return nil, fmt.Errorf("%s of %d bytes runs past the end (%d bytes left)", what, n, left)
@@ -194,6 +218,8 @@ func decodeTensor(b []byte, off int) (t Tensor, next int, err error) {
 		return t, 0, err
 	}
 	code, rank := le.Uint32(p), le.Uint32(p[4:])
+	isHeld := code&HeldFlag != 0
+	code &^= HeldFlag
 	if code > math.MaxUint8 || !DType(code).Valid() {
 		return t, 0, fmt.Errorf("dtype %d is not supported", code)
 	}
@@ -219,6 +245,25 @@ func decodeTensor(b []byte, off int) (t Tensor, next int, err error) {
 	dl := le.Uint64(p)
 	if err := pad("padding before data"); err != nil {
 		return t, 0, err
+	}
+	if isHeld {
+		if !held {
+			return t, 0, errors.New("a host-held tensor where none is allowed")
+		}
+		if dl != 4 {
+			return t, 0, fmt.Errorf("a host-held tensor has data_len %d, not 4", dl)
+		}
+		hb, err := take(4, "handle")
+		if err != nil {
+			return t, 0, err
+		}
+		if t.Handle = Handle(le.Uint32(hb)); t.Handle == 0 {
+			return t, 0, errors.New("a host-held tensor with handle 0")
+		}
+		if err := pad("padding after data"); err != nil {
+			return t, 0, err
+		}
+		return t, off, nil
 	}
 	if t.DType != Bytes {
 		if want := uint64(n) * uint64(t.DType.Size()); dl != want {

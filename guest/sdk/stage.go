@@ -200,7 +200,7 @@ func appendJSONString(dst []byte, s string) []byte {
 // Call runs the registered stage on an encoded input list and appends the
 // output (a tensor list, or a message) to dst, as wasmgate_run does. It is
 // exported so a module's tests can run on the host. Decoded inputs alias
-// input.
+// input; the input list may hold host-held tensors, and so may the output.
 func Call(dst, input []byte) (status int32, out []byte) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -211,7 +211,7 @@ func Call(dst, input []byte) (status int32, out []byte) {
 	if err := registered(); err != nil {
 		return StatusFailed, appendMessage(dst, err.Error())
 	}
-	list, err := DecodeTensorList(input)
+	list, err := DecodeTensorListHeld(input)
 	if err != nil {
 		return StatusFailed, appendMessage(dst, "sdk: malformed input list: "+err.Error())
 	}

@@ -19,15 +19,27 @@ const (
 // For fixed-size dtypes Data holds the elements as little-endian bytes and
 // Strings is nil; for BYTES Strings holds one element each and Data is nil.
 //
+// A tensor whose Handle is not 0 is host-held (docs/ABI.md §2): its data
+// stays on the host, Data and Strings are empty, and DType and Shape say what
+// the handle holds. Inputs larger than the host's inline limit arrive this
+// way; Load reads one into guest memory, and Put, Op and RunModel take its
+// handle without copying. Run may return host-held tensors (for example the
+// outputs of RunModel, made with Handle.Tensor): the host takes them back by
+// handle.
+//
 // Tensors handed to Stage.Run point into the SDK's input buffer: they are
 // valid until the call ends (so Run may return them, or views of them, as
 // outputs), and are overwritten by the next call. Clone what a module keeps.
+// Handles, too, end with the call.
 type Tensor struct {
 	Name    string
 	DType   DType
 	Shape   []int64
 	Data    []byte
 	Strings [][]byte
+	// Handle names the host tensor that holds the data; 0 for an inline
+	// tensor.
+	Handle Handle
 }
 
 // Elem is every Go type that is the element of a fixed-size dtype (FP16 and
@@ -96,12 +108,15 @@ func NewBytes(name string, shape []int64, v [][]byte) Tensor {
 }
 
 // View is a typed view of t's elements. Writes go through to t when Data is
-// aligned for T, which every tensor the SDK decodes or New builds is; an
-// unaligned Data is copied. It panics if T does not match t's dtype, which
-// inside Run becomes status 2.
+// aligned for T, which every tensor the SDK decodes, loads or New builds is;
+// an unaligned Data is copied. It panics if T does not match t's dtype, or if
+// t is host-held (Load it first), which inside Run becomes status 2.
 func View[T Elem](t Tensor) []T {
 	if want := DTypeOf[T](); t.DType != want {
 		panic(fmt.Sprintf("sdk: %v view of %v tensor %q", want, t.DType, t.Name))
+	}
+	if t.Handle != 0 {
+		panic(fmt.Sprintf("sdk: view of host-held tensor %q (handle %d): Load it first", t.Name, t.Handle))
 	}
 	var z T
 	size := int(unsafe.Sizeof(z))
@@ -145,8 +160,16 @@ func (t Tensor) Bools() []bool { return View[bool](t) }
 // left out is the zero Tensor.
 func (t Tensor) Present() bool { return t.Name != "" }
 
-// Len is the number of elements held.
+// Held reports whether t's data is held by the host (Handle is not 0).
+func (t Tensor) Held() bool { return t.Handle != 0 }
+
+// Len is the number of elements held: in Data or Strings, or, for a
+// host-held tensor, on the host (the product of its shape).
 func (t Tensor) Len() int {
+	if t.Handle != 0 {
+		n, _ := NumElements(t.Shape)
+		return n
+	}
 	if t.DType == Bytes {
 		return len(t.Strings)
 	}
@@ -156,9 +179,10 @@ func (t Tensor) Len() int {
 	return 0
 }
 
-// Clone returns a deep copy that shares no memory with t.
+// Clone returns a deep copy that shares no memory with t. A host-held
+// tensor's clone has the same handle (Load copies the data).
 func (t Tensor) Clone() Tensor {
-	c := Tensor{Name: t.Name, DType: t.DType, Shape: append([]int64(nil), t.Shape...)}
+	c := Tensor{Name: t.Name, DType: t.DType, Shape: append([]int64(nil), t.Shape...), Handle: t.Handle}
 	if t.Data != nil {
 		c.Data = append(make([]byte, 0, len(t.Data)), t.Data...)
 	}
@@ -191,7 +215,8 @@ func NumElements(shape []int64) (int, error) {
 }
 
 // Validate checks that t can be encoded: a valid name, dtype and shape and
-// data that agrees with them.
+// data that agrees with them (for a host-held tensor, no data: the host
+// checks its handle's dtype and shape when it takes it).
 func (t Tensor) Validate() error {
 	if err := checkName(t.Name); err != nil {
 		return err
@@ -202,6 +227,12 @@ func (t Tensor) Validate() error {
 	n, err := NumElements(t.Shape)
 	if err != nil {
 		return err
+	}
+	if t.Handle != 0 {
+		if len(t.Data) != 0 || len(t.Strings) != 0 {
+			return fmt.Errorf("host-held tensor (handle %d) with Data or Strings set", t.Handle)
+		}
+		return nil
 	}
 	if t.DType == Bytes {
 		if len(t.Data) != 0 {

@@ -1,3 +1,5 @@
+//go:build !wasip1
+
 package main
 
 import (
@@ -17,6 +19,9 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/wasmgate/wasmgate/guest/sdk"
+	"github.com/wasmgate/wasmgate/guest/sdk/sdktest"
+	"github.com/wasmgate/wasmgate/hostfuncs"
+	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
 )
 
 var mnistDir = filepath.Join("..", "..", "..", "testdata", "mnist")
@@ -61,9 +66,11 @@ func pngHeader(w, h uint32, colorType, interlace byte) []byte {
 	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(chunk))
 }
 
-// call runs the module's stage as wasmgate_run would.
+// call runs the module's stage as wasmgate_run would, with the real host
+// functions behind the SDK.
 func call(t *testing.T, ts ...sdk.Tensor) (int32, string, []float32) {
 	t.Helper()
+	sdktest.New(t, hostfuncs.Caller{})
 	in, err := sdk.AppendTensorList(nil, ts)
 	if err != nil {
 		t.Fatal(err)
@@ -242,20 +249,21 @@ func TestImageResize(t *testing.T) {
 	}
 }
 
-func TestImageOffsetBounds(t *testing.T) {
-	// A sub-image's bounds do not start at 0; the row readers must honour
-	// Min, which decoders never produce but lumaRow accepts.
+// An image larger than the server's inline limit arrives host-held; the
+// output is the same.
+func TestImageHeld(t *testing.T) {
 	is := is.New(t)
-	g := digit(t)
-	big := image.NewGray(image.Rect(0, 0, 40, 40))
-	for y := range 28 {
-		for x := range 28 {
-			big.SetGray(x+5, y+7, g.GrayAt(x, y))
-		}
-	}
-	sub := big.SubImage(image.Rect(5, 7, 33, 35))
-	px := boxResize(sub)
-	is.Equal(px[:], g.Pix)
+	want := pixelsOf(digit(t))
+	file, err := os.ReadFile(filepath.Join(mnistDir, "8_28x28.png"))
+	is.NoErr(err)
+	h := sdktest.New(t, hostfuncs.Caller{})
+	h.InlineBytes = 64 // the PNG is larger
+	img := &tensor.Tensor{DType: tensor.Bytes, Shape: tensor.Shape{1}, Strings: [][]byte{file}}
+	status, msg, out, err := h.Run(tensor.Named{Name: "image", Tensor: img})
+	is.NoErr(err)
+	is.Equal(msg, "")
+	is.Equal(status, sdk.StatusOK)
+	is.Equal(tensor.Values[float32](out[0].Tensor), want)
 }
 
 func TestImageRejected(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/wasmgate/wasmgate/gateway/auth"
 )
 
 // EnvPrefix starts the name of every environment variable wasmgate reads.
@@ -31,6 +33,16 @@ type Config struct {
 	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	LogLevel         string        `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat        string        `env:"LOG_FORMAT" envDefault:"text"`
+	// API keys, inline (entries separated by ';') or in a file; see
+	// docs/AUTH.md. Without any, upload and admin routes are disabled.
+	APIKeys     string `env:"API_KEYS"`
+	APIKeysFile string `env:"API_KEYS_FILE"`
+	// DataDir keeps uploaded modules and models; it is only created when
+	// API keys are configured (uploads need them).
+	DataDir        string        `env:"DATA_DIR"`
+	MaxModuleBytes ByteSize      `env:"MAX_MODULE_BYTES" envDefault:"32MiB"`
+	CompileTimeout time.Duration `env:"COMPILE_TIMEOUT" envDefault:"2m"`
+	MaxExecutions  int           `env:"MAX_EXECUTIONS"`
 }
 
 // LoadConfig reads the configuration from environ (KEY=VALUE pairs, as
@@ -49,7 +61,22 @@ func LoadConfig(environ []string) (Config, error) {
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = DefaultCacheDir()
 	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = DefaultDataDir()
+	}
 	return cfg, nil
+}
+
+// DefaultDataDir is where uploads are kept when WASMGATE_DATA_DIR is not
+// set: $XDG_DATA_HOME/wasmgate, else ~/.local/share/wasmgate.
+func DefaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "wasmgate")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "wasmgate")
+	}
+	return filepath.Join(os.TempDir(), "wasmgate-data-"+strconv.Itoa(os.Getuid()))
 }
 
 // explainEnvError names the environment variable behind each value that
@@ -138,6 +165,21 @@ func (c Config) Validate() error {
 	default:
 		bad("LOG_FORMAT", "%q is not one of text, json", c.LogFormat)
 	}
+	if c.APIKeys != "" && c.APIKeysFile != "" {
+		bad("API_KEYS", "give keys inline or in WASMGATE_API_KEYS_FILE, not both")
+	}
+	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
+		bad("DATA_DIR", "%q must be an absolute path", c.DataDir)
+	}
+	if c.MaxModuleBytes < 1<<10 || c.MaxModuleBytes > 1<<30 {
+		bad("MAX_MODULE_BYTES", "must be from 1KiB to 1GiB, got %v", c.MaxModuleBytes)
+	}
+	if c.CompileTimeout <= 0 {
+		bad("COMPILE_TIMEOUT", "must be positive, got %v", c.CompileTimeout)
+	}
+	if c.MaxExecutions < 0 {
+		bad("MAX_EXECUTIONS", "must be 0 (four per CPU) or more, got %d", c.MaxExecutions)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %w", joinIndented(errs))
 	}
@@ -159,6 +201,30 @@ func validHostname(h string) bool {
 		}
 	}
 	return true
+}
+
+// Keys reads the configured API keys; none configured is an empty set.
+func (c Config) Keys() (*auth.Keys, error) {
+	text := c.APIKeys
+	if c.APIKeysFile != "" {
+		fi, err := os.Stat(c.APIKeysFile)
+		if err != nil {
+			return nil, fmt.Errorf("%sAPI_KEYS_FILE: %w", EnvPrefix, err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("%sAPI_KEYS_FILE: %s is readable by other users (mode %v); make it private: chmod 600", EnvPrefix, c.APIKeysFile, fi.Mode().Perm())
+		}
+		b, err := os.ReadFile(c.APIKeysFile)
+		if err != nil {
+			return nil, fmt.Errorf("%sAPI_KEYS_FILE: %w", EnvPrefix, err)
+		}
+		text = string(b)
+	}
+	ks, err := auth.Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("API keys: %w", err)
+	}
+	return ks, nil
 }
 
 // GuestMemoryPages is GuestMemoryLimit in 64 KiB Wasm pages, rounded up.

@@ -29,6 +29,10 @@ func statusOf(k fault.Kind) int {
 		return http.StatusNotImplemented
 	case fault.Conflict:
 		return http.StatusConflict
+	case fault.Unauthenticated:
+		return http.StatusUnauthorized
+	case fault.Forbidden:
+		return http.StatusForbidden
 	}
 	return http.StatusInternalServerError // Internal, ModuleFault
 }
@@ -54,8 +58,11 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	} else {
 		kind := fault.KindOf(err)
 		status = statusOf(kind)
-		if kind == fault.Overloaded {
+		switch kind {
+		case fault.Overloaded:
 			c.Response().Header().Set("Retry-After", "1")
+		case fault.Unauthenticated:
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="wasmgate"`)
 		}
 	}
 	if status >= 500 {

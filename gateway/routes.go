@@ -11,16 +11,18 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/wasmgate/wasmgate/gateway/auth"
 	"github.com/wasmgate/wasmgate/gateway/registry"
 	"github.com/wasmgate/wasmgate/gateway/v2json"
 	"github.com/wasmgate/wasmgate/hostfuncs/abi"
 	"github.com/wasmgate/wasmgate/hostfuncs/fault"
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
+	"github.com/wasmgate/wasmgate/modules"
 )
 
 // extensions are the protocol extensions this server implements, as listed
 // in the server metadata.
-var extensions = []string{"model_repository"}
+var extensions = []string{"model_repository", "wasmgate_modules"}
 
 func (s *Server) routes() *echo.Echo {
 	e := echo.New()
@@ -31,15 +33,28 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/v2", s.serverMetadata)
 	e.GET("/v2/health/live", s.live)
 	e.GET("/v2/health/ready", s.ready)
-	for _, prefix := range []string{"/v2/models/:model", "/v2/models/:model/versions/:version"} {
-		e.GET(prefix, s.modelMetadata)
-		e.GET(prefix+"/ready", s.modelReady)
-		e.POST(prefix+"/infer", s.infer)
-	}
-	e.POST("/v2/repository/index", s.repositoryIndex)
-	e.POST("/v2/repository/models/:model/load", s.repositoryLoad)
-	e.POST("/v2/repository/models/:model/unload", s.repositoryUnload)
 	e.GET("/metrics", s.metrics)
+
+	infer := s.require(auth.Infer)
+	for _, prefix := range []string{"/v2/models/:model", "/v2/models/:model/versions/:version"} {
+		e.GET(prefix, s.modelMetadata, infer)
+		e.GET(prefix+"/ready", s.modelReady, infer)
+		e.POST(prefix+"/infer", s.infer, infer)
+	}
+
+	admin := s.require(auth.Admin)
+	e.POST("/v2/repository/index", s.repositoryIndex, admin)
+	e.POST("/v2/repository/models/:model/load", s.repositoryLoad, admin)
+	e.POST("/v2/repository/models/:model/unload", s.repositoryUnload, admin)
+
+	upload := s.require(auth.Upload)
+	e.PUT("/v2/repository/modules/:module", s.putModule, upload)
+	e.GET("/v2/repository/modules", s.listModules, upload)
+	e.GET("/v2/repository/modules/:module", s.getModule, upload)
+	e.DELETE("/v2/repository/modules/:module", s.deleteModule, upload)
+	e.PUT("/v2/repository/models/:model", s.putModel, upload)
+	e.GET("/v2/repository/models/:model", s.getModel, upload)
+	e.DELETE("/v2/repository/models/:model", s.deleteModel, upload)
 	return e
 }
 
@@ -88,25 +103,31 @@ func metadataOf(specs []abi.TensorSpec) []tensorMetadata {
 	return out
 }
 
+// modelFor is the registry key of the model a request names, as its tenant
+// sees it.
+func (s *Server) modelFor(c echo.Context) string {
+	return s.resolve(principal(c).Tenant, c.Param("model"))
+}
+
 func (s *Server) modelMetadata(c echo.Context) error {
-	m, en, err := s.reg.Peek(c.Param("model"), c.Param("version"))
+	m, en, err := s.reg.Peek(s.modelFor(c), c.Param("version"))
 	if err != nil {
 		return err
 	}
 	if m == nil {
-		return fault.Errorf(fault.Unavailable, "model %s is not loaded (%s: %s)", en.Name, en.State, en.Reason)
+		return fault.Errorf(fault.Unavailable, "model %s is not loaded (%s: %s)", c.Param("model"), en.State, en.Reason)
 	}
 	return c.JSON(http.StatusOK, map[string]any{
-		"name":     en.Name,
-		"versions": []string{en.Version},
-		"platform": platform,
+		"name":     c.Param("model"),
+		"versions": []string{m.version},
+		"platform": m.platform,
 		"inputs":   metadataOf(m.Inputs()),
 		"outputs":  metadataOf(m.Outputs()),
 	})
 }
 
 func (s *Server) modelReady(c echo.Context) error {
-	en, err := s.reg.Status(c.Param("model"), c.Param("version"))
+	en, err := s.reg.Status(s.modelFor(c), c.Param("version"))
 	if err != nil {
 		return err
 	}
@@ -151,7 +172,9 @@ func (s *Server) infer(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.RequestTimeout)
 	defer cancel()
-	lease, err := s.reg.Acquire(ctx, name, version)
+	tenant := principal(c).Tenant
+	ctx = modules.WithTenant(ctx, tenant)
+	lease, err := s.reg.Acquire(ctx, s.resolve(tenant, name), version)
 	if err != nil {
 		return err
 	}
@@ -160,7 +183,7 @@ func (s *Server) infer(c echo.Context) error {
 	for i, in := range req.Inputs {
 		inputs[i] = in.Named
 	}
-	outs, err := lease.Model().pipeline.Run(ctx, inputs)
+	outs, err := lease.Model().run(ctx, inputs)
 	if err == nil {
 		outs, err = selectOutputs(outs, req.Outputs)
 	}
@@ -240,11 +263,13 @@ func (s *Server) repositoryIndex(c echo.Context) error {
 		return err
 	}
 	out := []indexEntry{}
+	tenant := principal(c).Tenant
 	for _, e := range s.reg.Index() {
-		if req.Ready && e.State != registry.Ready {
+		name, ok := visible(tenant, e.Name)
+		if !ok || (req.Ready && e.State != registry.Ready) {
 			continue
 		}
-		out = append(out, indexEntry{Name: e.Name, Version: e.Version, State: string(e.State), Reason: e.Reason})
+		out = append(out, indexEntry{Name: name, Version: e.Version, State: string(e.State), Reason: e.Reason})
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -264,7 +289,7 @@ func (s *Server) repositoryLoad(c echo.Context) error {
 		// something other than what the caller sent.
 		return fault.Errorf(fault.Unsupported, "load parameter %q is not supported", k)
 	}
-	if err := s.reg.Load(c.Request().Context(), c.Param("model")); err != nil {
+	if err := s.reg.Load(c.Request().Context(), s.modelFor(c)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusOK)
@@ -281,7 +306,7 @@ func (s *Server) repositoryUnload(c echo.Context) error {
 		}
 		return fault.Errorf(fault.Unsupported, "unload parameter %q (%v) is not supported", k, v)
 	}
-	if err := s.reg.Unload(c.Request().Context(), c.Param("model")); err != nil {
+	if err := s.reg.Unload(c.Request().Context(), s.modelFor(c)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusOK)

@@ -9,15 +9,17 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/wasmgate/wasmgate/gateway/builtin"
+	"github.com/wasmgate/wasmgate/gateway/auth"
 	"github.com/wasmgate/wasmgate/gateway/registry"
 	"github.com/wasmgate/wasmgate/modules"
+	"github.com/wasmgate/wasmgate/modules/store"
 )
 
 // Server is a running wasmgate: the HTTP front, the model registry and the
@@ -30,6 +32,8 @@ type Server struct {
 	rt      *modules.Runtime
 	loader  *loader
 	reg     *registry.Registry[*model]
+	keys    *auth.Keys
+	store   *store.Store // nil when uploads are disabled (no API keys)
 	stats   *stats
 
 	started  atomic.Bool // the startup loads have finished
@@ -39,18 +43,30 @@ type Server struct {
 	// steady stream of requests allocates none.
 	bodies    sync.Pool // *bytes.Buffer
 	responses sync.Pool // *[]byte
+
+	// uploads serialises saving manifests, so version numbers and the
+	// cycle check see one consistent repository.
+	uploads sync.Mutex
 }
 
 // New builds a server from a validated configuration. It creates the Wasm
-// runtime and registers the built-in models but loads nothing yet: Run does.
+// runtime, reads the API keys, opens the upload store when keys exist, and
+// registers the models it knows, but loads nothing yet: Run does.
 func New(ctx context.Context, cfg Config, version string, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	keys, err := cfg.Keys()
+	if err != nil {
+		return nil, err
+	}
 	rt, err := modules.NewRuntime(ctx, modules.Config{
-		CacheDir:         cfg.CacheDir,
-		MemoryLimitPages: cfg.GuestMemoryPages(),
-		Logger:           log,
+		CacheDir:       cfg.CacheDir,
+		Limits:         modules.Limits{MemoryPages: cfg.GuestMemoryPages()},
+		MaxModuleBytes: int(cfg.MaxModuleBytes),
+		CompileTimeout: cfg.CompileTimeout,
+		MaxExecutions:  cfg.MaxExecutions,
+		Logger:         log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start the Wasm runtime: %w", err)
@@ -59,21 +75,35 @@ func New(ctx context.Context, cfg Config, version string, log *slog.Logger) (*Se
 	if poolSize == 0 {
 		poolSize = runtime.GOMAXPROCS(0)
 	}
-	s := &Server{cfg: cfg, version: version, log: log, rt: rt, stats: newStats()}
+	s := &Server{cfg: cfg, version: version, log: log, rt: rt, keys: keys, stats: newStats()}
 	s.bodies.New = func() any { return new(bytes.Buffer) }
 	s.responses.New = func() any { b := make([]byte, 0, 4<<10); return &b }
-	s.loader = newLoader(rt, builtin.Models(), poolSize, log)
+	fail := func(err error) (*Server, error) {
+		_ = rt.Close(ctx)
+		return nil, err
+	}
+	if keys.Enabled() {
+		if s.store, err = store.Open(cfg.DataDir); err != nil {
+			return fail(fmt.Errorf("%sDATA_DIR: %w", EnvPrefix, err))
+		}
+	}
+	if s.loader, err = newLoader(s, rt, poolSize, log); err != nil {
+		return fail(err)
+	}
 	s.reg, err = registry.New(registry.Config[*model]{
 		Budget: int64(cfg.MemoryBudget),
 		Load:   s.loader.load,
 		Logger: log,
 	})
 	if err != nil {
-		_ = rt.Close(ctx)
-		return nil, err
+		return fail(err)
 	}
-	for _, m := range builtin.Models() {
-		s.reg.Add(m.Name, m.Version)
+	for name, def := range s.loader.builtins {
+		s.reg.Add(name, strconv.Itoa(def.saved.Version))
+	}
+	if err := s.registerStored(); err != nil {
+		s.reg.Close(ctx)
+		return fail(err)
 	}
 	s.echo = s.routes()
 	return s, nil
@@ -83,7 +113,7 @@ func New(ctx context.Context, cfg Config, version string, log *slog.Logger) (*Se
 // listener).
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// Run listens on the configured address, loads the built-in models, and
+// Run listens on the configured address, loads the models it knows, and
 // serves until ctx is done; then it drains in-flight requests, unloads every
 // model and closes the runtime. ready, if not nil, receives the address the
 // server listens on.
@@ -99,7 +129,8 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.log.Info("wasmgate listening", "addr", ln.Addr().String(), "version", s.version,
-		"compile_cache", s.cfg.CacheDir, "compile_cache_persistent", s.rt.PersistentCache())
+		"compile_cache", s.cfg.CacheDir, "compile_cache_persistent", s.rt.PersistentCache(),
+		"api_keys", s.keys.Enabled(), "uploads", s.store != nil)
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -140,21 +171,22 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	return err
 }
 
-// loadAll loads every built-in model at start, logging progress: the first
-// start compiles the modules, which takes a while on a small machine.
+// loadAll loads every known model at start, built-in and saved alike,
+// logging progress: the first start compiles the modules, which takes a
+// while on a small machine.
 func (s *Server) loadAll(ctx context.Context) {
-	models := builtin.Models()
-	for i, m := range models {
+	entries := s.reg.Index()
+	for i, e := range entries {
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.Info("loading model", "model", m.Name, "version", m.Version, "n", i+1, "of", len(models))
-		if err := s.reg.Load(ctx, m.Name); err != nil {
-			s.log.Error("model failed to load; it stays unavailable", "model", m.Name, "err", err)
+		s.log.Info("loading model", "model", e.Name, "version", e.Version, "n", i+1, "of", len(entries))
+		if err := s.reg.Load(ctx, e.Name); err != nil {
+			s.log.Error("model failed to load; it stays unavailable", "model", e.Name, "err", err)
 		}
 	}
 	s.started.Store(true)
-	s.log.Info("ready", "models", len(models))
+	s.log.Info("ready", "models", len(entries))
 }
 
 // Close releases what New created, for a server whose Run was never called.

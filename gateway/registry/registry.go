@@ -74,6 +74,7 @@ type entry[R Resident] struct {
 // released when it is retired and the last reference is gone.
 type resident[R Resident] struct {
 	e       *entry[R]
+	version string // the version this load serves
 	val     R
 	cost    int64
 	refs    int  // guarded by Registry.mu
@@ -110,13 +111,43 @@ func New[R Resident](cfg Config[R]) (*Registry[R], error) {
 	return r, nil
 }
 
-// Add makes a model known (the repository has it). It starts unloaded.
+// Add makes a model known (the repository has it), or records a new
+// current version of a known one. A new model starts unloaded; a loaded one
+// keeps serving its old version until it is loaded again.
 func (r *Registry[R]) Add(name, version string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.entries[name]; !ok {
-		r.entries[name] = &entry[R]{name: name, version: version, state: Unavailable, reason: "not loaded"}
+	if e, ok := r.entries[name]; ok {
+		e.version = version
+		return
 	}
+	r.entries[name] = &entry[R]{name: name, version: version, state: Unavailable, reason: "not loaded"}
+}
+
+// Remove unloads a model and forgets it.
+func (r *Registry[R]) Remove(ctx context.Context, name string) error {
+	if err := r.Unload(ctx, name); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	delete(r.entries, name)
+	r.mu.Unlock()
+	return nil
+}
+
+// Refresh charges a resident model's current memory against the budget,
+// after it grew (a new tenant's instance pool, say).
+func (r *Registry[R]) Refresh(name string) {
+	r.mu.Lock()
+	e, ok := r.entries[name]
+	if !ok || e.res == nil {
+		r.mu.Unlock()
+		return
+	}
+	res := e.res
+	res.cost = max(res.val.MemoryBytes(), 1)
+	r.mu.Unlock()
+	r.cache.Set(name, res, res.cost) // an update: ristretto may now evict others
 }
 
 // dropped runs on ristretto's goroutine when it evicts or rejects a model. It
@@ -169,7 +200,7 @@ type Lease[R Resident] struct {
 func (l Lease[R]) Model() R { return l.res.val }
 
 // Version is the version the lease serves.
-func (l Lease[R]) Version() string { return l.res.e.version }
+func (l Lease[R]) Version() string { return l.res.version }
 
 // Release gives the reference back.
 func (l Lease[R]) Release() {
@@ -191,6 +222,10 @@ func (r *Registry[R]) Acquire(ctx context.Context, name, version string) (Lease[
 			return Lease[R]{}, err
 		}
 		switch {
+		case e.state == Ready && version != "" && e.res.version != version:
+			loaded := e.res.version
+			r.mu.Unlock()
+			return Lease[R]{}, fault.Errorf(fault.Unavailable, "model %s version %s is not loaded (version %s is)", name, version, loaded)
 		case e.state == Ready:
 			res := e.res
 			res.refs++
@@ -248,7 +283,7 @@ func (r *Registry[R]) lookupLocked(name, version string) (*entry[R], error) {
 	if !ok {
 		return nil, fault.Errorf(fault.NotFound, "unknown model %q", name)
 	}
-	if version != "" && version != e.version {
+	if version != "" && version != e.version && (e.res == nil || e.res.version != version) {
 		return nil, fault.Errorf(fault.NotFound, "model %q has no version %q (available: %s)", name, version, e.version)
 	}
 	return e, nil
@@ -258,34 +293,54 @@ func (r *Registry[R]) lookupLocked(name, version string) (*entry[R], error) {
 // the old one once it is ready; requests in flight finish on the old one).
 // Concurrent loads of one model share the same work.
 func (r *Registry[R]) Load(ctx context.Context, name string) error {
+	return r.load(ctx, name, "", nil)
+}
+
+// Install makes version the model's current version, served by a model the
+// caller built already (a freshly uploaded manifest, validated by building
+// it). It is a Load whose work is done.
+func (r *Registry[R]) Install(ctx context.Context, name, version string, val R) error {
+	return r.load(ctx, name, version, func(context.Context, string, string) (R, error) { return val, nil })
+}
+
+func (r *Registry[R]) load(ctx context.Context, name, version string, build Loader[R]) error {
 	r.mu.Lock()
 	e, err := r.lookupLocked(name, "")
 	if err != nil {
 		r.mu.Unlock()
 		return err
 	}
-	if e.state == Loading {
+	for e.state == Loading {
 		done := e.loading
 		r.mu.Unlock()
 		if err := waitLoad(ctx, done); err != nil {
 			return err
 		}
 		r.mu.Lock()
-		err := e.loadErr
-		r.mu.Unlock()
-		return err
+		if build == nil { // a plain load shares the one in progress
+			err := e.loadErr
+			r.mu.Unlock()
+			return err
+		}
+	}
+	if version != "" {
+		e.version = version
+	}
+	if build == nil {
+		build = r.cfg.Load
 	}
 	prevState := e.state
 	e.state, e.reason, e.reload, e.wanted = Loading, "", false, true
 	e.loading = make(chan struct{})
 	done := e.loading
+	version = e.version
 	r.mu.Unlock()
 
 	start := time.Now()
 	// The load outlives a client that goes away: others may be waiting on it.
-	val, err := r.cfg.Load(context.WithoutCancel(ctx), e.name, e.version)
+	val, err := build(context.WithoutCancel(ctx), e.name, version)
 	if err == nil {
-		err = r.admit(e, val)
+		err = r.admit(e, version, val)
 	}
 
 	r.mu.Lock()
@@ -294,27 +349,28 @@ func (r *Registry[R]) Load(ctx context.Context, name string) error {
 	e.loadErr = err
 	if err != nil {
 		if e.res != nil && prevState == Ready {
-			e.state, e.reason = Ready, "" // a failed reload keeps the old model serving
+			// A failed reload keeps the old model, and its version, serving.
+			e.state, e.reason, e.version = Ready, "", e.res.version
 		} else {
 			e.state, e.reason = Unavailable, "load failed: "+err.Error()
 		}
-		r.log.Warn("model load failed", "model", e.name, "version", e.version, "err", err)
+		r.log.Warn("model load failed", "model", e.name, "version", version, "err", err)
 		return err
 	}
 	e.state, e.reason, e.loadedAt = Ready, "", time.Now()
-	r.log.Info("model loaded", "model", e.name, "version", e.version,
+	r.log.Info("model loaded", "model", e.name, "version", version,
 		"memory_bytes", e.res.cost, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
 // admit hands a freshly loaded model to ristretto and makes it current if
 // ristretto kept it.
-func (r *Registry[R]) admit(e *entry[R], val R) error {
+func (r *Registry[R]) admit(e *entry[R], version string, val R) error {
 	cost := val.MemoryBytes()
 	if cost <= 0 {
 		cost = 1
 	}
-	res := &resident[R]{e: e, val: val, cost: cost}
+	res := &resident[R]{e: e, version: version, val: val, cost: cost}
 	if cost > r.cfg.Budget {
 		val.Close(context.Background())
 		return fault.Errorf(fault.Unavailable, "model %s needs %d bytes, more than the whole memory budget of %d bytes", e.name, cost, r.cfg.Budget)

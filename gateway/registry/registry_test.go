@@ -277,4 +277,3 @@ func TestRaceAcquireUnload(t *testing.T) {
 	_, err = r.Acquire(ctx, "a", "")
 	is.Equal(fault.KindOf(err), fault.Unavailable) // closed
 }
-

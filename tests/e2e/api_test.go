@@ -26,7 +26,7 @@ func TestHealthAndServerMetadata(t *testing.T) {
 	is.NoErr(json.Unmarshal(body, &md))
 	is.Equal(md.Name, "wasmgate")
 	is.True(md.Version != "")
-	is.Equal(md.Extensions, []string{"model_repository"})
+	is.Equal(md.Extensions, []string{"model_repository", "wasmgate_modules"})
 }
 
 // The metadata describes what a client sends and receives, not the graph's

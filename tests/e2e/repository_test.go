@@ -1,17 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/matryer/is"
-
-	"github.com/wasmgate/wasmgate/tests/harness"
 )
 
 type indexEntry struct {
@@ -20,16 +14,12 @@ type indexEntry struct {
 
 func index(t *testing.T, base string, body string) []indexEntry {
 	t.Helper()
-	resp, err := client.Post(base+"/v2/repository/index", "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("index: status %d", resp.StatusCode)
+	status, b := call(t, "POST", base+"/v2/repository/index", keyAdmin, []byte(body))
+	if status != http.StatusOK {
+		t.Fatalf("index: status %d: %s", status, b)
 	}
 	var out []indexEntry
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -39,10 +29,18 @@ func index(t *testing.T, base string, body string) []indexEntry {
 // again serves again. Runs on its own server so it cannot disturb others.
 func TestRepositoryUnloadLoad(t *testing.T) {
 	is := is.New(t)
-	s, err := harness.Start(context.Background(), bin, []string{"WASMGATE_CACHE_DIR=" + filepath.Join(t.TempDir(), "cache")}, 2*time.Minute)
-	is.NoErr(err)
+	s := tenantServer(t, "")
 	defer func() { is.NoErr(s.Stop()) }()
 	png := readFile(t, "../../testdata/mnist/8_28x28.png")
+	post := func(t testing.TB, base, path string, body []byte) (int, v2Response, http.Header) {
+		status, b := call(t, "POST", base+path, keyAdmin, body)
+		var r v2Response
+		if len(b) > 0 {
+			is.NoErr(json.Unmarshal(b, &r))
+		}
+		return status, r, nil
+	}
+	get := func(t testing.TB, base, path string) (int, []byte) { return call(t, "GET", base+path, keyAdmin, nil) }
 
 	is.Equal(index(t, s.URL, ""), []indexEntry{{"mnist", "1", "READY", ""}})
 

@@ -144,6 +144,13 @@ func (s *Server) Stop() error {
 	return s.err
 }
 
+// Kill ends the process with SIGKILL, as a crash or the OOM killer would,
+// and waits for it.
+func (s *Server) Kill() {
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+}
+
 // Logs is everything the process has written so far.
 func (s *Server) Logs() string { return s.logs.String() }
 

@@ -49,7 +49,14 @@ type Call struct {
 	sizes   []int64
 	used    int64
 	lastErr string
+	logged  int // bytes logged by this call
+	muted   bool
 }
+
+// MaxLogBytesPerCall caps what one guest call may write to the server log
+// in all; past it, one line says so and the rest is dropped, so a guest
+// cannot flood the log however often it calls log.
+const MaxLogBytesPerCall = 64 << 10
 
 // NewCall starts the host side of a guest call for c.
 func NewCall(c Caller) *Call {

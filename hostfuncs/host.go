@@ -125,7 +125,21 @@ func hostLog(ctx context.Context, m api.Module, stack []uint64) {
 		msg += " …(truncated)"
 	}
 	c := callFrom(ctx)
-	c.Logger.Log(ctx, guestLevel(level), msg, "module", c.Module, "model", c.Model, "tenant", c.Tenant, "source", "guest")
+	c.mu.Lock()
+	over := c.logged+len(msg) > MaxLogBytesPerCall
+	first := over && !c.muted
+	c.muted = c.muted || over
+	if !over {
+		c.logged += len(msg)
+	}
+	c.mu.Unlock()
+	switch {
+	case first:
+		c.Logger.Warn("guest log limit reached; dropping its further messages in this call", "limit_bytes", MaxLogBytesPerCall,
+			"module", c.Module, "model", c.Model, "tenant", c.Tenant, "source", "guest")
+	case !over:
+		c.Logger.Log(ctx, guestLevel(level), msg, "module", c.Module, "model", c.Model, "tenant", c.Tenant, "source", "guest")
+	}
 }
 
 func guestLevel(l int32) slog.Level {

@@ -3,6 +3,7 @@ package hostfuncs_test
 import (
 	"context"
 	"encoding/binary"
+	"log/slog"
 	"math"
 	"os"
 	"strings"
@@ -362,4 +363,26 @@ func TestImageFunctions(t *testing.T) {
 	is.Equal([]int(norm.Shape), []int{1, 28, 28})
 	want := (float32(img.Data[300])/255 - 0.5) / 0.25
 	is.True(math.Abs(float64(tensor.Values[float32](norm)[300]-want)) <= 1e-7+1e-3*math.Abs(float64(want)))
+}
+
+// A guest that logs without end fills the log by at most the per-call cap.
+func TestLogFloodIsCapped(t *testing.T) {
+	is := is.New(t)
+	g := newGuest(t)
+	var buf strings.Builder
+	c := hostfuncs.NewCall(hostfuncs.Caller{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	msg := strings.Repeat("x", 1000)
+	p, n := g.write(t, 0, []byte(msg))
+	for range 1000 { // 1 MB asked for
+		g.mustCall(t, c, "log", 1, uint64(p), uint64(n))
+	}
+	is.True(buf.Len() < hostfuncs.MaxLogBytesPerCall+8<<10)
+	is.Equal(strings.Count(buf.String(), "guest log limit reached"), 1)
+	// Messages over 4 KiB are cut.
+	c2 := hostfuncs.NewCall(hostfuncs.Caller{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	buf.Reset()
+	p, n = g.write(t, 0, []byte(strings.Repeat("y", 10000)))
+	g.mustCall(t, c2, "log", 1, uint64(p), uint64(n))
+	is.True(strings.Contains(buf.String(), "(truncated)"))
+	is.True(strings.Count(buf.String(), "y") == hostfuncs.MaxLogBytes)
 }

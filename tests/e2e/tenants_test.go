@@ -137,7 +137,7 @@ func TestUploadedModelWithCustomStages(t *testing.T) {
 		is.NoErr(json.Unmarshal(body, &info))
 		is.Equal(len(info.Digest), 64)
 	}
-	manifest := fmt.Sprintf(`{"pre":{"module":"mypre"},"core":{"onnx":%q},"post":{"module":"mypost"},"limits":{"pool_size":1,"timeout":"5s"}}`,
+	manifest := fmt.Sprintf(`{"pre":{"module":"mypre"},"core":{"onnx":%q},"post":{"module":"mypost"},"limits":{"pool_size":1,"timeout":"5s","memory":"48MiB","host_memory":"32MiB","max_output":"1MiB","init_timeout":"5s"}}`,
 		base64.StdEncoding.EncodeToString(onnxModel(t)))
 	status, body := call(t, "PUT", s.URL+"/v2/repository/models/digits", keyAcme, []byte(manifest))
 	is.Equal(status, http.StatusCreated)

@@ -24,9 +24,13 @@ import (
 	"syscall"
 
 	"github.com/wasmgate/wasmgate/gateway"
+	"github.com/wasmgate/wasmgate/modules"
 )
 
 func main() {
+	// A process this one started to compile an uploaded module in
+	// isolation does that and exits here.
+	modules.RunCompileChild()
 	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
 }
 

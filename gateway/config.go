@@ -42,6 +42,7 @@ type Config struct {
 	DataDir        string        `env:"DATA_DIR"`
 	MaxModuleBytes ByteSize      `env:"MAX_MODULE_BYTES" envDefault:"32MiB"`
 	CompileTimeout time.Duration `env:"COMPILE_TIMEOUT" envDefault:"2m"`
+	InitTimeout    time.Duration `env:"INIT_TIMEOUT" envDefault:"10s"`
 	MaxExecutions  int           `env:"MAX_EXECUTIONS"`
 }
 
@@ -178,7 +179,10 @@ func (c Config) Validate() error {
 		bad("COMPILE_TIMEOUT", "must be positive, got %v", c.CompileTimeout)
 	}
 	if c.MaxExecutions < 0 {
-		bad("MAX_EXECUTIONS", "must be 0 (four per CPU) or more, got %d", c.MaxExecutions)
+		bad("MAX_EXECUTIONS", "must be 0 (one per CPU) or more, got %d", c.MaxExecutions)
+	}
+	if c.InitTimeout <= 0 || c.InitTimeout > time.Minute {
+		bad("INIT_TIMEOUT", "must be positive and at most 1m, got %v", c.InitTimeout)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %w", joinIndented(errs))

@@ -129,15 +129,17 @@ func digestOf(b []byte) string {
 }
 
 // moduleBytes returns a module's binary: a built-in's from the binary, an
-// upload's from the store, checked against its digest either way.
-func (l *loader) moduleBytes(name, digest string) ([]byte, error) {
+// upload's from the store, checked against its digest either way; trusted
+// is true for a built-in.
+func (l *loader) moduleBytes(name, digest string) (wasm []byte, trusted bool, err error) {
 	if wasm, ok := guest.Module(name); ok && digestOf(wasm) == digest {
-		return wasm, nil
+		return wasm, true, nil
 	}
 	if l.srv.store == nil {
-		return nil, fault.Errorf(fault.NotFound, "module %s (sha256 %.12s) is not stored", name, digest)
+		return nil, false, fault.Errorf(fault.NotFound, "module %s (sha256 %.12s) is not stored", name, digest)
 	}
-	return l.srv.store.Blob(digest)
+	wasm, err = l.srv.store.Blob(digest)
+	return wasm, false, err
 }
 
 // module compiles a module for a memory limit once; concurrent callers wait
@@ -160,10 +162,14 @@ func (l *loader) module(ctx context.Context, name, digest string, pages uint32) 
 		}
 	}
 	defer close(c.done)
-	wasm, err := l.moduleBytes(name, digest)
+	wasm, trusted, err := l.moduleBytes(name, digest)
 	if err == nil {
 		l.log.Info("compiling module", "module", name, "sha256", digest[:12], "bytes", len(wasm), "cached", l.rt.PersistentCache())
-		c.m, err = l.rt.Compile(ctx, name, wasm, pages)
+		var opts []modules.CompileOption
+		if !trusted {
+			opts = append(opts, modules.Untrusted())
+		}
+		c.m, err = l.rt.Compile(ctx, name, wasm, pages, opts...)
 	}
 	if err != nil {
 		c.err = err

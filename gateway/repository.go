@@ -16,6 +16,7 @@ import (
 	"github.com/wasmgate/wasmgate/guest"
 	"github.com/wasmgate/wasmgate/hostfuncs/abi"
 	"github.com/wasmgate/wasmgate/hostfuncs/fault"
+	"github.com/wasmgate/wasmgate/modules"
 	"github.com/wasmgate/wasmgate/modules/store"
 )
 
@@ -179,7 +180,7 @@ func (s *Server) putModule(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	m, err := s.rt.Compile(ctx, name, wasm, 0)
+	m, err := s.rt.Compile(ctx, name, wasm, 0, modules.Untrusted())
 	if err != nil {
 		return err
 	}

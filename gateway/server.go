@@ -62,11 +62,13 @@ func New(ctx context.Context, cfg Config, version string, log *slog.Logger) (*Se
 	}
 	rt, err := modules.NewRuntime(ctx, modules.Config{
 		CacheDir:       cfg.CacheDir,
-		Limits:         modules.Limits{MemoryPages: cfg.GuestMemoryPages()},
+		Limits:         modules.Limits{MemoryPages: cfg.GuestMemoryPages(), InitTimeout: cfg.InitTimeout},
 		MaxModuleBytes: int(cfg.MaxModuleBytes),
 		CompileTimeout: cfg.CompileTimeout,
 		MaxExecutions:  cfg.MaxExecutions,
-		Logger:         log,
+		// Needs modules.RunCompileChild at the start of main (or TestMain).
+		IsolateCompiles: true,
+		Logger:          log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start the Wasm runtime: %w", err)

@@ -86,7 +86,11 @@ func importAllowed(module, name string) bool {
 // default), checks it against the guest ABI, and asks a probe instance for
 // its description. Errors about the module are fault.Invalid: the bytes,
 // not the server, are at fault.
-func (rt *Runtime) Compile(ctx context.Context, name string, wasm []byte, memoryPages uint32) (*Module, error) {
+func (rt *Runtime) Compile(ctx context.Context, name string, wasm []byte, memoryPages uint32, opts ...CompileOption) (*Module, error) {
+	var co compileOptions
+	for _, o := range opts {
+		o(&co)
+	}
 	if memoryPages == 0 {
 		memoryPages = rt.cfg.Limits.MemoryPages
 	}
@@ -108,7 +112,7 @@ func (rt *Runtime) Compile(ctx context.Context, name string, wasm []byte, memory
 	if err != nil {
 		return nil, err
 	}
-	compiled, err := rt.compile(ctx, name, r, wasm)
+	compiled, err := rt.compile(ctx, name, r, wasm, co.untrusted)
 	if err != nil {
 		return nil, err
 	}
@@ -125,17 +129,40 @@ func (rt *Runtime) Compile(ctx context.Context, name string, wasm []byte, memory
 	return m, nil
 }
 
-// compile runs one compilation on a bounded set of workers. A caller waits
-// at most CompileTimeout; a compilation that outlasts it still holds its
-// worker until it ends (wazero cannot stop it), which is what bounds the
-// damage a module built to compile slowly can do.
-func (rt *Runtime) compile(ctx context.Context, name string, r wazero.Runtime, wasm []byte) (wazero.CompiledModule, error) {
+// CompileOption adjusts a compilation.
+type CompileOption func(*compileOptions)
+
+type compileOptions struct{ untrusted bool }
+
+// Untrusted marks a module that anyone could have uploaded: it is compiled
+// in a child process when the runtime isolates compiles.
+func Untrusted() CompileOption { return func(o *compileOptions) { o.untrusted = true } }
+
+// compile runs one compilation on a bounded set of workers, within
+// CompileTimeout. An untrusted module compiles in a child process that is
+// killed at the timeout (RunCompileChild); otherwise a compilation that
+// outlasts the timeout still holds its worker until it ends, since wazero
+// cannot stop it.
+func (rt *Runtime) compile(ctx context.Context, name string, r wazero.Runtime, wasm []byte, untrusted bool) (wazero.CompiledModule, error) {
 	ctx, cancel := context.WithTimeout(ctx, rt.cfg.CompileTimeout)
 	defer cancel()
 	select {
 	case rt.compiles <- struct{}{}:
 	case <-ctx.Done():
 		return nil, fault.Errorf(fault.Overloaded, "module %s: no compile worker free within %v", name, rt.cfg.CompileTimeout)
+	}
+	if untrusted && rt.cfg.IsolateCompiles && rt.cached {
+		err := rt.compileIsolated(ctx, name, wasm)
+		<-rt.compiles
+		if err != nil {
+			return nil, err
+		}
+		// Now a cache hit: loading what the child compiled.
+		c, err := r.CompileModule(ctx, wasm)
+		if err != nil {
+			return nil, fault.Errorf(fault.Invalid, "module %s: not a valid WebAssembly module: %w", name, err)
+		}
+		return c, nil
 	}
 	type result struct {
 		c   wazero.CompiledModule

@@ -440,3 +440,48 @@ func TestLimiterFairShare(t *testing.T) {
 	a4()
 	is.Equal(l.InUse(), 0)
 }
+
+// slowToCompile is a small module that takes wazero seconds to compile: one
+// loop of thousands of conditional branches over hundreds of live locals.
+func slowToCompile(branches int) []byte {
+	locals := make([]wasmgen.ValType, 500)
+	for i := range locals {
+		locals[i] = wasmgen.I32
+	}
+	body := [][]byte{wasmgen.Loop}
+	for i := range branches {
+		body = append(body, wasmgen.LocalGet(uint32(i%500)), wasmgen.BrIf(0),
+			wasmgen.LocalGet(uint32((i+1)%500)), wasmgen.LocalSet(uint32((i*13)%500)))
+	}
+	body = append(body, wasmgen.End)
+	return wasmgen.Guest{Funcs: []wasmgen.Func{{Locals: locals, Body: body}}}.Bytes()
+}
+
+// A module built to compile slowly is stopped at the compile timeout — its
+// compile process killed — and holds no compile worker afterwards.
+func TestSlowCompileIsKilled(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	rt, err := NewRuntime(ctx, Config{
+		CacheDir: t.TempDir(), IsolateCompiles: true, CompileWorkers: 1, CompileTimeout: time.Second,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	is.NoErr(err)
+	defer rt.Close(ctx)
+	start := time.Now()
+	_, err = rt.Compile(ctx, "bomb", slowToCompile(20000), 0, Untrusted())
+	took := time.Since(start)
+	t.Logf("refused after %v: %v", took, err)
+	is.Equal(fault.KindOf(err), fault.Invalid)
+	is.True(strings.Contains(err.Error(), "did not compile within 1s"))
+	is.True(took < 5*time.Second) // in process it would take tens of seconds
+	// The one worker is free again at once.
+	start = time.Now()
+	_, err = rt.Compile(ctx, "echo", wasmgen.Guest{}.Bytes(), 0, Untrusted())
+	is.NoErr(err)
+	is.True(time.Since(start) < 3*time.Second)
+	// Invalid bytes report wazero's reason from the child.
+	_, err = rt.Compile(ctx, "junk", append([]byte("\x00asm\x01\x00\x00\x00"), 0xff, 0x01, 0x00), 0, Untrusted())
+	is.Equal(fault.KindOf(err), fault.Invalid)
+	is.True(strings.Contains(err.Error(), "not a valid WebAssembly module"))
+}

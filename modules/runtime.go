@@ -37,6 +37,10 @@ type Config struct {
 	// MaxExecutions caps guest calls running at once in the process; each
 	// tenant gets a fair share of them.
 	MaxExecutions int
+	// IsolateCompiles compiles untrusted modules in a child process that is
+	// killed at CompileTimeout (see RunCompileChild). It needs a usable
+	// CacheDir; without one, compiles stay in process.
+	IsolateCompiles bool
 	Logger        *slog.Logger
 }
 
@@ -80,7 +84,9 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 		cfg.CompileTimeout = DefaultCompileTimeout
 	}
 	if cfg.MaxExecutions <= 0 {
-		cfg.MaxExecutions = 4 * runtime.GOMAXPROCS(0)
+		// Guest code is CPU-bound: more calls at once than cores only
+		// queue on the scheduler and stretch everyone's latency.
+		cfg.MaxExecutions = runtime.GOMAXPROCS(0)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -102,6 +108,9 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	if rt.cache == nil {
 		rt.cache = wazero.NewCompilationCache()
+		if cfg.IsolateCompiles {
+			rt.log.Warn("without a compile cache on disk, uploaded modules compile inside the server: one built to compile slowly holds a compile worker until it finishes")
+		}
 	}
 	// The default limit's runtime exists from the start, so a broken
 	// environment fails here rather than at the first request.
@@ -123,13 +132,7 @@ func (rt *Runtime) runtimeFor(ctx context.Context, pages uint32) (wazero.Runtime
 	if r, ok := rt.runtimes[pages]; ok {
 		return r, nil
 	}
-	rc := wazero.NewRuntimeConfigCompiler().
-		WithCompilationCache(rt.cache).
-		WithMemoryLimitPages(pages).
-		// Without this a guest that never calls out can neither be timed
-		// out nor let a garbage collection finish (DESIGN.md §4).
-		WithCloseOnContextDone(true)
-	r := wazero.NewRuntimeWithConfig(ctx, rc)
+	r := wazero.NewRuntimeWithConfig(ctx, runtimeConfig(rt.cache, pages))
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
 		_ = r.Close(ctx)
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
@@ -140,6 +143,17 @@ func (rt *Runtime) runtimeFor(ctx context.Context, pages uint32) (wazero.Runtime
 	}
 	rt.runtimes[pages] = r
 	return r, nil
+}
+
+// runtimeConfig is the one wazero configuration every runtime (and every
+// compile child) uses.
+func runtimeConfig(cache wazero.CompilationCache, pages uint32) wazero.RuntimeConfig {
+	return wazero.NewRuntimeConfigCompiler().
+		WithCompilationCache(cache).
+		WithMemoryLimitPages(pages).
+		// Without this a guest that never calls out can neither be timed
+		// out nor let a garbage collection finish (DESIGN.md §4).
+		WithCloseOnContextDone(true)
 }
 
 // PersistentCache reports whether compiled code is kept on disk.

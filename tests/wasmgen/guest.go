@@ -27,6 +27,25 @@ type Guest struct {
 	Message string
 	// Initialize, if set, is the body of an exported _initialize.
 	Initialize [][]byte
+	// Imports are imported as functions 0, 1, ... (after log, if ImportLog).
+	Imports []Import
+	// Funcs are extra functions, numbered after the imports; Run may call
+	// them. The ABI exports follow.
+	Funcs []Func
+	// MemoryMax, if set, is the memory's declared maximum.
+	MemoryMax uint32
+}
+
+// Import is a function a guest imports.
+type Import struct {
+	Module, Name    string
+	Params, Results []ValType
+}
+
+// Func is a function a guest defines.
+type Func struct {
+	Params, Results, Locals []ValType
+	Body                    [][]byte
 }
 
 const (
@@ -54,11 +73,17 @@ func (g Guest) Bytes() []byte {
 	if g.ImportLog {
 		m.ImportFunc("wasmgate", "log", []ValType{I32, I32, I32}, nil)
 	}
+	for _, im := range g.Imports {
+		m.ImportFunc(im.Module, im.Name, im.Params, im.Results)
+	}
+	for _, f := range g.Funcs {
+		m.Func(f.Params, f.Results, f.Locals, f.Body...)
+	}
 	pages := g.MemoryPages
 	if pages == 0 {
 		pages = 2
 	}
-	m.Memory(pages, 0)
+	m.Memory(pages, g.MemoryMax)
 	desc := g.Description
 	if desc == "" {
 		desc = EchoDescription

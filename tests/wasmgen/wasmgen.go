@@ -229,3 +229,14 @@ func appendSLEB(dst []byte, v int64) []byte {
 // I32Load and I32Store access memory at the address on the stack plus offset.
 func I32Load(offset uint32) []byte  { return binary.AppendUvarint([]byte{0x28, 2}, uint64(offset)) }
 func I32Store(offset uint32) []byte { return binary.AppendUvarint([]byte{0x36, 2}, uint64(offset)) }
+
+// More instructions.
+var (
+	I32Eq  = []byte{0x46}
+	I32Ne  = []byte{0x47}
+	I32LtU = []byte{0x49}
+	I32GtU = []byte{0x4b}
+	Return = []byte{0x0f}
+	If     = []byte{0x04, 0x40} // if with no result
+	Else   = []byte{0x05}
+)

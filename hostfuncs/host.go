@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmgate/wasmgate/hostfuncs/abi"
+	"github.com/wasmgate/wasmgate/hostfuncs/fault"
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
 )
 
@@ -51,6 +52,16 @@ var hostFuncs = []hostFunc{
 	{"image_decode", hostImageDecode, []api.ValueType{i32, i32, i32}, []api.ValueType{i32}, []string{"ptr", "len", "channels"}},
 	{"image_resize", hostImageResize, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, []string{"handle", "height", "width", "filter"}},
 	{"image_normalize", hostImageNormalize, []api.ValueType{i32, i32, f32, i32, i32}, []api.ValueType{i32}, []string{"handle", "layout", "scale", "mean_ptr", "std_ptr"}},
+}
+
+// Signatures gives each host function's parameter and result types, as
+// docs/ABI.md §5.3 lists them.
+func Signatures() map[string][2][]api.ValueType {
+	out := make(map[string][2][]api.ValueType, len(hostFuncs))
+	for _, f := range hostFuncs {
+		out[f.name] = [2][]api.ValueType{f.params, f.results}
+	}
+	return out
 }
 
 // Names lists the wasmgate host functions a guest may import.
@@ -184,7 +195,14 @@ func (c *Call) handleOrFail(fn string, t *tensor.Tensor) int32 {
 
 func hostTensorPut(ctx context.Context, m api.Module, stack []uint64) {
 	c := callFrom(ctx)
-	list, err := abi.DecodeTensorList(view(m, "tensor_put", uint32(stack[0]), uint32(stack[1])))
+	raw := view(m, "tensor_put", uint32(stack[0]), uint32(stack[1]))
+	// The list is at least as large as its tensor: refuse what cannot fit
+	// before copying it, so a guest hammering a full quota costs no memory.
+	if left := c.QuotaBytes - c.UsedBytes(); int64(len(raw)) > left+4096 {
+		ret(stack, c.fail("tensor_put", fault.Errorf(fault.TooLarge, "a %d-byte tensor list exceeds the %d bytes left of the call's quota", len(raw), left)))
+		return
+	}
+	list, err := abi.DecodeTensorList(raw)
 	if err == nil && len(list) != 1 {
 		err = fmt.Errorf("the list holds %d tensors, tensor_put takes exactly 1", len(list))
 	}

@@ -20,22 +20,21 @@ import (
 	"github.com/wasmgate/wasmgate/tests/wasmgen"
 )
 
-// sig is the wasm signature of each host function, as docs/ABI.md §5.3
-// gives it.
-var sigs = map[string][2][]wasmgen.ValType{
-	"log":             {{I32, I32, I32}, nil},
-	"config":          {{I32, I32}, {I32}},
-	"last_error":      {{I32, I32}, {I32}},
-	"tensor_put":      {{I32, I32}, {I32}},
-	"tensor_info":     {{I32, I32, I32}, {I32}},
-	"tensor_read":     {{I32, I64, I32, I32}, {I64}},
-	"tensor_free":     {{I32}, {I32}},
-	"op":              {{I32, I32, I32, I32, I32, I32, I32, I32}, {I32}},
-	"model_run":       {{I32, I32, I32, I32, I32, I32}, {I32}},
-	"image_decode":    {{I32, I32, I32}, {I32}},
-	"image_resize":    {{I32, I32, I32, I32}, {I32}},
-	"image_normalize": {{I32, I32, wasmgen.F32, I32, I32}, {I32}},
-}
+// sigs are the host functions' signatures as wasmgen spells them (wazero
+// value types are the wasm type bytes).
+var sigs = func() map[string][2][]wasmgen.ValType {
+	out := map[string][2][]wasmgen.ValType{}
+	for name, sig := range hostfuncs.Signatures() {
+		var conv [2][]wasmgen.ValType
+		for k, ts := range sig {
+			for _, t := range ts {
+				conv[k] = append(conv[k], wasmgen.ValType(t))
+			}
+		}
+		out[name] = conv
+	}
+	return out
+}()
 
 const (
 	I32 = wasmgen.I32

@@ -4,37 +4,60 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/wasmgate/wasmgate/hostfuncs/fault"
 )
 
 // Limiter caps the guest calls running at once in the process and shares
-// them fairly between tenants: while k tenants want to run, none holds more
+// them fairly between tenants: while k tenants are active, none holds more
 // than ceil(capacity/k) slots, so one tenant's flood leaves the others
 // their share however many requests it sends.
+//
+// A tenant counts as active while it has calls running or waiting, and for
+// a while after (activeWindow): a guest call cannot be preempted, so a
+// flooder that grabbed every slot in the moment between two of another
+// tenant's requests would keep them until its deadline.
 type Limiter struct {
 	capacity int
+	window   time.Duration // activeWindow; tests shorten it
 
-	mu      sync.Mutex
-	total   int
-	held    map[string]int      // slots held, by tenant
-	demand  map[string]int      // calls running or waiting, by tenant
-	waiters map[chan struct{}]struct{}
+	mu       sync.Mutex
+	total    int
+	held     map[string]int       // slots held, by tenant
+	demand   map[string]int       // calls running or waiting, by tenant
+	lastSeen map[string]time.Time // when each tenant last had demand
+	waiters  map[chan struct{}]struct{}
 }
+
+// activeWindow is how long a tenant keeps its share after its last call.
+const activeWindow = 2 * time.Second
 
 // NewLimiter makes a limiter of capacity slots.
 func NewLimiter(capacity int) *Limiter {
 	return &Limiter{
 		capacity: max(1, capacity),
+		window:   activeWindow,
 		held:     map[string]int{},
 		demand:   map[string]int{},
+		lastSeen: map[string]time.Time{},
 		waiters:  map[chan struct{}]struct{}{},
 	}
 }
 
 // share is the most slots one tenant may hold now.
 func (l *Limiter) share() int {
-	k := max(1, len(l.demand))
+	now := time.Now()
+	k := 0
+	for t, seen := range l.lastSeen {
+		switch {
+		case l.demand[t] > 0 || now.Sub(seen) < l.window:
+			k++
+		default:
+			delete(l.lastSeen, t) // forgotten: keeps the map to active tenants
+		}
+	}
+	k = max(1, k)
 	return (l.capacity + k - 1) / k
 }
 
@@ -55,6 +78,7 @@ func (l *Limiter) Acquire(ctx context.Context, tenant string) (context.Context, 
 	}
 	l.mu.Lock()
 	l.demand[tenant]++
+	l.lastSeen[tenant] = time.Now()
 	for !l.mayRun(tenant) {
 		wake := make(chan struct{})
 		l.waiters[wake] = struct{}{}
@@ -95,6 +119,7 @@ func (l *Limiter) Acquire(ctx context.Context, tenant string) (context.Context, 
 }
 
 func (l *Limiter) dropDemand(tenant string) {
+	l.lastSeen[tenant] = time.Now()
 	l.demand[tenant]--
 	if l.demand[tenant] <= 0 {
 		delete(l.demand, tenant)

@@ -387,6 +387,7 @@ func TestLimiterFairShare(t *testing.T) {
 	is := is.New(t)
 	ctx := context.Background()
 	l := NewLimiter(4)
+	l.window = 30 * time.Millisecond
 	acquire := func(tenant string, wait time.Duration) (func(), error) {
 		c, cancel := context.WithTimeout(ctx, wait)
 		defer cancel()
@@ -407,7 +408,11 @@ func TestLimiterFairShare(t *testing.T) {
 	is.NoErr(err)
 	b1()
 	b2()
-	// b is gone: a may use the whole limiter.
+	// While b was active lately it keeps its share; then it is gone and a
+	// may use the whole limiter.
+	_, err = acquire("a", 10*time.Millisecond)
+	is.Equal(fault.KindOf(err), fault.Overloaded)
+	time.Sleep(40 * time.Millisecond)
 	a3, err := acquire("a", 50*time.Millisecond)
 	is.NoErr(err)
 	a4, err := acquire("a", 50*time.Millisecond)
@@ -428,6 +433,7 @@ func TestLimiterFairShare(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	a1()
 	is.NoErr(<-got)
+	time.Sleep(40 * time.Millisecond) // c is no longer active
 	// Calls nested in an admitted call pass without a slot.
 	adm, rel, err := l.Acquire(ctx, "a")
 	is.NoErr(err)

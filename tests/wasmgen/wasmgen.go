@@ -3,6 +3,7 @@ package wasmgen
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 )
 
 // ValType is a WebAssembly value type.
@@ -240,3 +241,11 @@ var (
 	If     = []byte{0x04, 0x40} // if with no result
 	Else   = []byte{0x05}
 )
+
+// F32Const pushes a float32.
+func F32Const(v float32) []byte {
+	return binary.LittleEndian.AppendUint32([]byte{0x43}, math.Float32bits(v))
+}
+
+// I64Load loads an i64 at the address on the stack plus offset.
+func I64Load(offset uint32) []byte { return binary.AppendUvarint([]byte{0x29, 3}, uint64(offset)) }

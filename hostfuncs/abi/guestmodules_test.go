@@ -214,6 +214,23 @@ func TestGuestDescriptions(t *testing.T) {
 				{Name: "label", DType: tensor.Int64, Shape: []int64{1}},
 				{Name: "probabilities", DType: tensor.Float32, Shape: []int64{1, 10}},
 			}}},
+		// The text modules (guest/modules/bertpre, gpt2pre, meanpool).
+		{"bertpre", abi.Description{ABI: 1, Name: "bert-pre",
+			Inputs: []abi.TensorSpec{
+				{Name: "text", DType: tensor.Bytes, Shape: []int64{1}},
+				{Name: "text_pair", DType: tensor.Bytes, Shape: []int64{1}, Optional: true},
+			},
+			Outputs: []abi.TensorSpec{
+				{Name: "input_ids", DType: tensor.Int64, Shape: []int64{1, -1}},
+				{Name: "attention_mask", DType: tensor.Int64, Shape: []int64{1, -1}},
+				{Name: "token_type_ids", DType: tensor.Int64, Shape: []int64{1, -1}},
+			}}},
+		{"gpt2pre", abi.Description{ABI: 1, Name: "gpt2-pre",
+			Inputs:  []abi.TensorSpec{{Name: "text", DType: tensor.Bytes, Shape: []int64{1}}},
+			Outputs: []abi.TensorSpec{{Name: "input_ids", DType: tensor.Int64, Shape: []int64{1, -1}}}}},
+		{"meanpool", abi.Description{ABI: 1, Name: "mean-pool",
+			Inputs:  []abi.TensorSpec{{Name: "last_hidden_state", DType: tensor.Float32, Shape: []int64{1, -1, -1}}},
+			Outputs: []abi.TensorSpec{{Name: "embedding", DType: tensor.Float32, Shape: []int64{1, -1}}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.module, func(t *testing.T) {
@@ -226,7 +243,7 @@ func TestGuestDescriptions(t *testing.T) {
 		})
 	}
 	is := is.New(t)
-	is.Equal(guest.Names(), []string{"mnistadapter", "mnistpost", "mnistpre"}) // every built module is covered here
+	is.Equal(guest.Names(), []string{"bertpre", "gpt2pre", "meanpool", "mnistadapter", "mnistpost", "mnistpre"}) // every built module is covered here
 }
 
 func readTestdata(t *testing.T, name string) []byte {

@@ -315,9 +315,31 @@ type modelRunner struct {
 	calls  []string
 }
 
-func (r *modelRunner) RunModel(ctx context.Context, name string, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+// allowed holds a model to the calls its manifest lists.
+func (r *modelRunner) allowed(name string) error {
 	if !slices.Contains(r.calls, name) {
-		return nil, fault.Errorf(fault.Forbidden, "model %s may not run %s: list it under \"calls\" in its manifest", r.from, name)
+		return fault.Errorf(fault.Forbidden, "model %s may not run %s: list it under \"calls\" in its manifest", r.from, name)
+	}
+	return nil
+}
+
+// DescribeModel lets wasi-nn's load_by_name check a name and learn the
+// model's inputs and outputs, under the same rule as RunModel.
+func (r *modelRunner) DescribeModel(ctx context.Context, name string) (inputs, outputs []abi.TensorSpec, err error) {
+	if err := r.allowed(name); err != nil {
+		return nil, nil, err
+	}
+	lease, err := r.srv.reg.Acquire(ctx, r.srv.resolve(r.tenant, name), "")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer lease.Release()
+	return lease.Model().Inputs(), lease.Model().Outputs(), nil
+}
+
+func (r *modelRunner) RunModel(ctx context.Context, name string, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if err := r.allowed(name); err != nil {
+		return nil, err
 	}
 	depth := callDepth(ctx) + 1
 	if depth > maxCallDepth {

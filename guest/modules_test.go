@@ -17,6 +17,7 @@ import (
 	"github.com/wasmgate/wasmgate/hostfuncs/abi"
 	"github.com/wasmgate/wasmgate/hostfuncs/fault"
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
+	"github.com/wasmgate/wasmgate/hostfuncs/wasinn"
 	"github.com/wasmgate/wasmgate/tests/wasmgen"
 )
 
@@ -36,6 +37,9 @@ func TestImportsWithinABI(t *testing.T) {
 					is.True(slices.Contains(wasmgate, fn)) // a wasmgate function of §5.3
 				case "wasi_snapshot_preview1":
 					is.True(slices.Contains(wasi, fn)) // a WASI function of §8
+				case wasinn.ModuleName:
+					is.True(strings.HasPrefix(name, guest.CPrefix+"wasinn_")) // only the wasi-nn guests
+					is.True(slices.Contains(wasinn.Names(), fn))              // a function of docs/WASI-NN.md
 				default:
 					t.Errorf("%s imports %s.%s, from a module §8 does not allow", name, mod, fn)
 				}

@@ -9,6 +9,7 @@ package guest_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"github.com/wasmgate/wasmgate/hostfuncs"
 	"github.com/wasmgate/wasmgate/hostfuncs/abi"
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
+	"github.com/wasmgate/wasmgate/hostfuncs/wasinn"
 )
 
 // memoryLimitPages is the ABI's default memory limit (docs/ABI.md §6).
@@ -42,8 +44,8 @@ var env struct {
 	compiled map[string]wazero.CompiledModule
 }
 
-// runtime is one wazero runtime configured as the server's, with WASI and
-// the wasmgate host functions, shared by the tests.
+// runtime is one wazero runtime configured as the server's, with WASI, the
+// wasmgate host functions and wasi-nn, shared by the tests.
 func runtime(t testing.TB) wazero.Runtime {
 	t.Helper()
 	env.once.Do(func() {
@@ -52,7 +54,7 @@ func runtime(t testing.TB) wazero.Runtime {
 			WithCloseOnContextDone(true).
 			WithMemoryLimitPages(memoryLimitPages))
 		wasi_snapshot_preview1.MustInstantiate(ctx, env.rt)
-		env.err = hostfuncs.Instantiate(ctx, env.rt)
+		env.err = errors.Join(hostfuncs.Instantiate(ctx, env.rt), wasinn.Instantiate(ctx, env.rt))
 		env.compiled = map[string]wazero.CompiledModule{}
 	})
 	if env.err != nil {
@@ -85,19 +87,23 @@ func compiled(t testing.TB, name string) wazero.CompiledModule {
 type instance struct {
 	name   string
 	mod    api.Module
+	nn     *wasinn.Instance // its wasi-nn state, as the server keeps one per instance
 	stderr bytes.Buffer
 }
 
 func newInstance(t testing.TB, name string) *instance {
 	t.Helper()
-	g := &instance{name: name}
+	g := &instance{name: name, nn: wasinn.NewInstance()}
 	mod, err := runtime(t).InstantiateModule(context.Background(), compiled(t, name),
 		wazero.NewModuleConfig().WithName("").WithStartFunctions(abi.ExportInitialize).
 			WithStderr(&g.stderr).WithStdout(&g.stderr))
 	if err != nil {
 		t.Fatalf("instantiating %s: %v", name, err)
 	}
-	t.Cleanup(func() { mod.Close(context.Background()) })
+	t.Cleanup(func() {
+		g.nn.Release()
+		mod.Close(context.Background())
+	})
 	g.mod = mod
 	return g
 }
@@ -157,7 +163,7 @@ func (g *instance) run(t testing.TB, caller hostfuncs.Caller, inline int, in ...
 	t.Helper()
 	hc := hostfuncs.NewCall(caller)
 	defer hc.Release()
-	ctx, cancel := context.WithTimeout(hostfuncs.WithCall(context.Background(), hc), time.Minute)
+	ctx, cancel := context.WithTimeout(wasinn.WithCall(hostfuncs.WithCall(context.Background(), hc), hc, g.nn), time.Minute)
 	defer cancel()
 	list, err := abi.AppendTensorListHeld(nil, in, inline, hc)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/wasmgate/wasmgate/hostfuncs/abi"
 	"github.com/wasmgate/wasmgate/hostfuncs/fault"
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
+	"github.com/wasmgate/wasmgate/hostfuncs/wasinn"
 )
 
 // guestOutputTail is how much of a guest's stdout/stderr an instance keeps
@@ -22,6 +23,7 @@ const guestOutputTail = 2 << 10
 type instance struct {
 	m      *Module
 	mod    api.Module
+	nn     *wasinn.Instance // its wasi-nn graphs and contexts, which outlive a call
 	caller hostfuncs.Caller
 	limits Limits
 	stdio  *tailWriter
@@ -52,7 +54,7 @@ func (m *Module) instantiate(ctx context.Context, caller hostfuncs.Caller, limit
 		return nil, m.callError(ctx, "instantiate", err, stdio)
 	}
 	inst := &instance{
-		m: m, mod: mod, caller: caller, limits: limits, stdio: stdio,
+		m: m, mod: mod, caller: caller, limits: limits, stdio: stdio, nn: wasinn.NewInstance(),
 		abiVersion: mod.ExportedFunction(abi.ExportABIVersion),
 		input:      mod.ExportedFunction(abi.ExportInput),
 		describeFn: mod.ExportedFunction(abi.ExportDescribe),
@@ -62,12 +64,15 @@ func (m *Module) instantiate(ctx context.Context, caller hostfuncs.Caller, limit
 	return inst, nil
 }
 
-func (in *instance) close(ctx context.Context) { _ = in.mod.Close(ctx) }
+func (in *instance) close(ctx context.Context) {
+	in.nn.Release()
+	_ = in.mod.Close(ctx)
+}
 
 // memoryBytes estimates the host memory this instance holds: its linear
 // memory plus wazero's per-instance bookkeeping.
 func (in *instance) memoryBytes() int64 {
-	return int64(in.mod.Memory().Size()) + in.m.overheadBytes()
+	return int64(in.mod.Memory().Size()) + in.m.overheadBytes() + in.nn.HeldBytes()
 }
 
 // callI32 calls an export with an i32 result. ctx carries the host side of
@@ -121,7 +126,7 @@ func (in *instance) call(ctx context.Context, inputs []tensor.Named) (out []tens
 	caller.QuotaBytes = in.limits.QuotaBytes
 	hc := hostfuncs.NewCall(caller)
 	defer hc.Release()
-	ctx = hostfuncs.WithCall(ctx, hc)
+	ctx = wasinn.WithCall(hostfuncs.WithCall(ctx, hc), hc, in.nn)
 	enc, err := abi.AppendTensorListHeld(in.enc[:0], inputs, in.limits.InlineBytes, hc)
 	if err != nil {
 		return nil, true, fault.Errorf(fault.Invalid, "module %s: cannot encode inputs: %w", in.m.name, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/wasmgate/wasmgate/hostfuncs"
 	"github.com/wasmgate/wasmgate/hostfuncs/abi"
 	"github.com/wasmgate/wasmgate/hostfuncs/fault"
+	"github.com/wasmgate/wasmgate/hostfuncs/wasinn"
 )
 
 // Module is a compiled module that passed the ABI checks. It is immutable and
@@ -78,6 +79,8 @@ func importAllowed(module, name string) bool {
 		return slices.Contains(allowedWASI, name)
 	case hostfuncs.ModuleName:
 		return slices.Contains(hostfuncs.Names(), name)
+	case wasinn.ModuleName:
+		return slices.Contains(wasinn.Names(), name)
 	}
 	return false
 }

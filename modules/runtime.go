@@ -15,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmgate/wasmgate/hostfuncs"
+	"github.com/wasmgate/wasmgate/hostfuncs/wasinn"
 )
 
 // Config sets up a Runtime.
@@ -138,6 +139,10 @@ func (rt *Runtime) runtimeFor(ctx context.Context, pages uint32) (wazero.Runtime
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
 	}
 	if err := hostfuncs.Instantiate(ctx, r); err != nil {
+		_ = r.Close(ctx)
+		return nil, err
+	}
+	if err := wasinn.Instantiate(ctx, r); err != nil {
 		_ = r.Close(ctx)
 		return nil, err
 	}

@@ -83,3 +83,41 @@ func TestSwappedInModules(t *testing.T) {
 	is.Equal(status, http.StatusInternalServerError) // the model is broken, not the request
 	is.True(strings.Contains(errorOf(body), `may not run mnist: list it under "calls"`))
 }
+
+// A wasi-nn guest written in C from the witx signatures classifies MNIST
+// through wasi_ephemeral_nn's load_by_name of the built-in model, and checks
+// the errno of every error path it can provoke.
+func TestWasiNNGuest(t *testing.T) {
+	is := is.New(t)
+	s := tenantServer(t, "")
+	defer s.Stop()
+	status, body := call(t, "PUT", s.URL+"/v2/repository/modules/nn", keyAcme, readFile(t, "../../guest/c/wasm/wasinn_mnist.wasm"))
+	is.Equal(status, http.StatusCreated)
+	// The built-in mnist takes image or pixels (index 1) and returns label
+	// and probabilities (index 1).
+	for _, cfg := range []string{`{"model":"mnist","input_index":1,"output_index":1}`,
+		`{"model":"mnist","input_index":1,"output_index":1,"check_errors":true}`} {
+		status, body = call(t, "PUT", s.URL+"/v2/repository/models/nnmnist", keyAcme,
+			[]byte(`{"core":{"module":"nn","config":`+cfg+`},"calls":["mnist"]}`))
+		is.Equal(status, http.StatusCreated)
+		images, labels := loadMNIST(t)
+		for i := range 20 {
+			var sb strings.Builder
+			sb.WriteString(`{"inputs":[{"name":"pixels","datatype":"FP32","shape":[1,1,28,28],"data":[`)
+			for j, p := range images[i] {
+				if j > 0 {
+					sb.WriteByte(',')
+				}
+				fmt.Fprint(&sb, p)
+			}
+			sb.WriteString(`]}]}`)
+			status, body = call(t, "POST", s.URL+"/v2/models/nnmnist/infer", keyAcme, []byte(sb.String()))
+			if status != http.StatusOK {
+				t.Fatalf("config %s, image %d: %d %s", cfg, i, status, body)
+			}
+			var r v2Response
+			is.NoErr(json.Unmarshal(body, &r))
+			is.Equal(label(t, r), int64(labels[i]))
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 const (
 	BERTInputIDs      = "input_ids"
 	BERTAttentionMask = "attention_mask"
+	BERTTokenTypeIDs  = "token_type_ids"
 	BERTOutput        = "last_hidden_state"
 )
 
@@ -35,7 +36,14 @@ type BERTConfig struct {
 	DecomposedLayerNorm bool
 	// Epsilon is LayerNorm's epsilon (BERT's 1e-12 when zero).
 	Epsilon float32
-	Seed    uint64
+	// DynamicSeq makes the sequence length symbolic, as a dynamic-axes
+	// export does: position ids come from slicing the position_ids buffer
+	// to the input's length. Seq then only sizes RandomBERTInputs.
+	DynamicSeq bool
+	// TokenTypes adds the token_type_ids input (after attention_mask, as
+	// Hugging Face orders them) and the token-type embedding.
+	TokenTypes bool
+	Seed       uint64
 }
 
 // SmallBERT is the benchmark encoder: 4 layers, hidden 256, 4 heads, FFN
@@ -74,24 +82,43 @@ func BERTEncoder(c BERTConfig) (*graph.Model, error) {
 	b := newBuilder("main_graph", c.Seed)
 	e := &encoder{builder: b, c: c, headSize: c.Hidden / c.Heads}
 	n, s := batchDim(c.Batch), graph.FixedDim(int64(c.Seq))
+	if c.DynamicSeq {
+		s = graph.SymbolicDim("sequence_length")
+	}
 	ids := b.input(BERTInputIDs, tensor.Int64, n, s)
-	var mask string
+	var mask, types string
 	if c.AttentionMask {
 		mask = b.input(BERTAttentionMask, tensor.Int64, n, s)
 	}
+	if c.TokenTypes {
+		types = b.input(BERTTokenTypeIDs, tensor.Int64, n, s)
+	}
 
-	// Embeddings: words and positions (token types would add a third
-	// Gather of a two-row table; the sequences here are single segments).
+	// Embeddings: words, positions and, if asked for, token types.
 	word := b.weight("embeddings.word_embeddings.weight", 1.7320508, c.Vocab, c.Hidden)
 	pos := b.weight("embeddings.position_embeddings.weight", 1.7320508, c.MaxPositions, c.Hidden)
-	posIDs := make([]int64, c.Seq)
+	nPos := c.Seq
+	if c.DynamicSeq {
+		nPos = c.MaxPositions
+	}
+	posIDs := make([]int64, nPos)
 	for i := range posIDs {
 		posIDs[i] = int64(i)
 	}
-	b.init("embeddings.position_ids", tensor.MustFrom(tensor.Shape{1, c.Seq}, posIDs))
+	positions := b.init("embeddings.position_ids", tensor.MustFrom(tensor.Shape{1, nPos}, posIDs))
+	if c.DynamicSeq { // position_ids[:, :seq]
+		shape := b.op1("/embeddings", "Shape", []string{ids})
+		seq := b.op1("/embeddings", "Gather", []string{shape, b.constant("/embeddings", tensor.MustFrom(tensor.Shape{}, []int64{1}))}, graph.IntAttr("axis", 0))
+		seq = b.op1("/embeddings", "Unsqueeze", []string{seq, b.ints("/embeddings", 0)})
+		positions = b.op1("/embeddings", "Slice", []string{positions, b.ints("/embeddings", 0), seq, b.ints("/embeddings", 1)})
+	}
 	x := b.op1("/embeddings/word_embeddings", "Gather", []string{word, ids})
-	p := b.op1("/embeddings/position_embeddings", "Gather", []string{pos, "embeddings.position_ids"})
+	p := b.op1("/embeddings/position_embeddings", "Gather", []string{pos, positions})
 	x = b.op1("/embeddings", "Add", []string{x, p})
+	if c.TokenTypes {
+		tt := b.weight("embeddings.token_type_embeddings.weight", 1.7320508, 2, c.Hidden)
+		x = b.op1("/embeddings", "Add", []string{x, b.op1("/embeddings/token_type_embeddings", "Gather", []string{tt, types})})
+	}
 	x = e.layerNorm("/embeddings/LayerNorm", "embeddings.LayerNorm", x)
 
 	// The additive mask: (1 - mask) * finfo(float32).min, as [N,1,1,seq].
@@ -151,7 +178,7 @@ func (e *encoder) layerNorm(scope, param, x string) string {
 // [N,seq,tail...]: a constant initializer when the batch is fixed, else
 // the exporter's Shape/Gather/Unsqueeze/Concat over x's dimensions.
 func (e *encoder) reshapeTarget(scope, x string, tail ...int64) string {
-	if e.c.Batch > 0 {
+	if e.c.Batch > 0 && !e.c.DynamicSeq {
 		v := append([]int64{int64(e.c.Batch), int64(e.c.Seq)}, tail...)
 		name := fmt.Sprintf("%s/shape_%d", scope, e.uses[scope+"/shape"])
 		e.uses[scope+"/shape"]++
@@ -244,6 +271,9 @@ func RandomBERTInputs(c BERTConfig, batch int, seed uint64) []tensor.Named {
 			ones[i] = 1
 		}
 		in = append(in, tensor.Named{Name: BERTAttentionMask, Tensor: tensor.MustFrom(tensor.Shape{batch, c.Seq}, ones)})
+	}
+	if c.TokenTypes {
+		in = append(in, tensor.Named{Name: BERTTokenTypeIDs, Tensor: tensor.MustNew(tensor.Int64, tensor.Shape{batch, c.Seq})})
 	}
 	return in
 }

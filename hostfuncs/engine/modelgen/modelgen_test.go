@@ -253,3 +253,38 @@ func TestResNet18Topology(t *testing.T) {
 	is.Equal(params, 11689512-4800)
 	is.Equal(m.Graph.Outputs[0].String(), "FP32[1,1000]")
 }
+
+// With a symbolic sequence length the encoder takes any length up to its
+// positions, and gives what a model fixed to that length gives.
+func TestBERTDynamicSequence(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	cfg := modelgen.BERTConfig{Layers: 2, Hidden: 32, Heads: 4, FFN: 64, Seq: 9, Vocab: 50, MaxPositions: 40,
+		AttentionMask: true, TokenTypes: true, Seed: 7}
+	fixed, err := modelgen.BERTEncoder(cfg)
+	is.NoErr(err)
+	cfg.DynamicSeq = true
+	dynamic, err := modelgen.BERTEncoder(cfg)
+	is.NoErr(err)
+	pf, err := exec.Compile(fixed)
+	is.NoErr(err)
+	pd, err := exec.Compile(dynamic)
+	is.NoErr(err)
+	in := modelgen.RandomBERTInputs(cfg, 1, 3)
+	want, err := pf.Run(ctx, in)
+	is.NoErr(err)
+	got, err := pd.Run(ctx, in)
+	is.NoErr(err)
+	is.NoErr(enginetest.AllClose(got[0].Tensor, want[0].Tensor))
+	for _, seq := range []int{1, 5, 40} {
+		c := cfg
+		c.Seq = seq
+		out, err := pd.Run(ctx, modelgen.RandomBERTInputs(c, 2, 4))
+		is.NoErr(err)
+		is.Equal([]int(out[0].Shape), []int{2, seq, 32})
+	}
+	c := cfg
+	c.Seq = 41 // more tokens than positions
+	_, err = pd.Run(ctx, modelgen.RandomBERTInputs(c, 1, 4))
+	is.True(err != nil)
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/kernels"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/ops"
 	"github.com/wasmgate/wasmgate/hostfuncs/fault"
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
@@ -19,6 +20,7 @@ type Option func(*config)
 type config struct {
 	maxIdle  int
 	registry *ops.Registry
+	compute  *kernels.Compute
 }
 
 // WithMaxIdleStates bounds how many warm run states the plan keeps between
@@ -28,6 +30,13 @@ func WithMaxIdleStates(n int) Option { return func(c *config) { c.maxIdle = max(
 
 // WithRegistry resolves operators through r instead of ops.Default().
 func WithRegistry(r *ops.Registry) Option { return func(c *config) { c.registry = r } }
+
+// WithCompute runs the plan's kernels on c, the process-wide compute budget
+// (kernels.NewCompute, one per process, shared by every plan): each Run
+// counts itself in c while it computes, and operators split over c's
+// worker pool only when fewer runs than cores are computing. Without it,
+// every kernel runs on the goroutine that called Run.
+func WithCompute(c *kernels.Compute) Option { return func(cfg *config) { cfg.compute = c } }
 
 // node is a graph node during compilation.
 type node struct {

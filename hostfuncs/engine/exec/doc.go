@@ -10,4 +10,9 @@
 // per intermediate value plus scratch memory) from a bounded idle list, so
 // repeated runs reuse the previous run's buffers instead of allocating;
 // outputs are handed to the caller and never reused.
+//
+// A plan compiled WithCompute counts each Run in the process's compute
+// budget (kernels.Compute) while it runs and hands the budget to its
+// kernels through the context (ops.ComputeFrom), so operators split over
+// the shared worker pool only while cores are free.
 package exec

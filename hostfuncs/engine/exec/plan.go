@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/kernels"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/ops"
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
 )
@@ -27,6 +28,7 @@ type Plan struct {
 
 	weights int64
 	working atomic.Int64
+	compute *kernels.Compute // nil: kernels run on the caller alone
 
 	maxIdle int
 	mu      sync.Mutex
@@ -50,7 +52,7 @@ type step struct {
 }
 
 func newPlan(cfg config, inputs, outputs []graph.ValueInfo, order []*node, consts map[string]*tensor.Tensor) *Plan {
-	p := &Plan{inputs: inputs, outputs: outputs, maxIdle: cfg.maxIdle}
+	p := &Plan{inputs: inputs, outputs: outputs, maxIdle: cfg.maxIdle, compute: cfg.compute}
 	slots := map[string]int{}
 	slot := func(name string, kind slotKind) int {
 		if s, ok := slots[name]; ok {

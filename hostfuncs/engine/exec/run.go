@@ -14,6 +14,8 @@ import (
 // inputs are only read. The outputs belong to the caller: later runs never
 // touch them.
 func (p *Plan) Run(ctx context.Context, inputs []tensor.Named) ([]tensor.Named, error) {
+	p.compute.Enter() // nil-safe: a plan without a budget counts nothing
+	defer p.compute.Exit()
 	st := p.acquire()
 	outs, err := p.runOn(ctx, st, inputs)
 	if err == nil || fault.KindOf(err) != fault.Internal {
@@ -128,6 +130,9 @@ func (p *Plan) unbind(st *state) {
 // run executes the steps on a bound state and detaches the outputs.
 func (p *Plan) run(ctx context.Context, st *state) (outs []tensor.Named, err error) {
 	kctx := ops.WithScratch(ctx, &st.scratch)
+	if p.compute != nil {
+		kctx = ops.WithCompute(kctx, p.compute)
+	}
 	for i := range p.steps {
 		s := &p.steps[i]
 		if err := ctx.Err(); err != nil {

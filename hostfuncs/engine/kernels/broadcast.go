@@ -150,6 +150,33 @@ type Runs struct {
 // Runs starts an iteration over bc's runs.
 func (bc *Broadcast) Runs() Runs { return Runs{bc: bc, exhausted: bc.total == 0} }
 
+// NumRuns is the number of runs.
+func (bc *Broadcast) NumRuns() int {
+	if bc.total == 0 {
+		return 0
+	}
+	return bc.total / bc.Inner()
+}
+
+// RunsFrom starts an iteration at run k (0 ≤ k ≤ NumRuns): the first Next
+// yields run k. Parts of a parallel loop each walk their own range of
+// runs this way.
+func (bc *Broadcast) RunsFrom(k int) Runs {
+	r := Runs{bc: bc, exhausted: bc.total == 0 || k >= bc.NumRuns()}
+	if r.exhausted || k <= 0 {
+		return r
+	}
+	r.Out = k * bc.Inner()
+	for d := bc.rank - 2; d >= 0 && k > 0; d-- {
+		i := k % bc.out[d]
+		k /= bc.out[d]
+		r.idx[d] = i
+		r.A += i * bc.sa[d]
+		r.B += i * bc.sb[d]
+	}
+	return r
+}
+
 // Next advances to the next run, reporting false when there is none.
 func (r *Runs) Next() bool {
 	if r.exhausted {

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/matryer/is"
@@ -93,4 +94,33 @@ func TestNewBroadcastRejectsMismatch(t *testing.T) {
 	is.True(err != nil)
 	_, err = NewBroadcast([]int{4}, []int{3, 4}, []int{4})
 	is.True(err != nil)
+}
+
+// TestRunsFrom checks that starting at run k visits the same runs as
+// skipping k runs of a full iteration.
+func TestRunsFrom(t *testing.T) {
+	is := is.New(t)
+	for _, c := range [][3][]int{
+		{{2, 3, 4}, {2, 3, 4}, {4}},
+		{{5, 1, 7}, {5, 1, 7}, {5, 1, 1}},
+		{{3, 4, 5, 6}, {1, 4, 1, 6}, {3, 1, 5, 1}},
+		{{8}, {8}, {1}},
+		{{0, 3}, {0, 3}, {3}},
+	} {
+		bc, err := NewBroadcast(c[0], c[1], c[2])
+		is.NoErr(err)
+		type run struct{ a, b, out int }
+		var all []run
+		for r := bc.Runs(); r.Next(); {
+			all = append(all, run{r.A, r.B, r.Out})
+		}
+		is.Equal(len(all), bc.NumRuns())
+		for k := 0; k <= len(all); k++ {
+			var got []run
+			for r := bc.RunsFrom(k); r.Next(); {
+				got = append(got, run{r.A, r.B, r.Out})
+			}
+			is.True(slices.Equal(got, all[k:]))
+		}
+	}
 }

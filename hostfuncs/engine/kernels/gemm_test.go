@@ -98,7 +98,7 @@ func implementations(pool *Pool) []sgemmFunc {
 		for _, threads := range []int{2, 3} {
 			vv := v
 			fs = append(fs, sgemmFunc{fmt.Sprintf("%s_parallel%d", v.name, threads), func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-				vv.sgemmParallel(pool, threads, 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+				vv.sgemmParallel(pool, threads, 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 			}})
 		}
 	}
@@ -245,7 +245,7 @@ func TestSgemmParallelMatchesSgemm(t *testing.T) {
 			a, b := randSlice(r, m*k), randSlice(r, k*n)
 			want, got := make([]float32, m*n), make([]float32, m*n)
 			v.sgemm(false, false, m, n, k, 1, a, k, b, n, 0, want, n)
-			v.sgemmParallel(pool, 4, 0, false, false, m, n, k, 1, a, k, b, n, 0, got, n)
+			v.sgemmParallel(pool, 4, 0, false, false, m, n, k, 1, a, k, b, n, 0, got, n, nil)
 			is.True(sameBits(got, want))
 		}
 	}
@@ -263,7 +263,7 @@ func TestPoolConcurrentAndClose(t *testing.T) {
 	Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, want, n)
 	run := func() bool {
 		c := make([]float32, m*n)
-		best.sgemmParallel(pool, 3, 0, false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+		best.sgemmParallel(pool, 3, 0, false, false, m, n, k, 1, a, k, b, n, 0, c, n, nil)
 		return sameBits(c, want)
 	}
 	done := make(chan bool)

@@ -184,20 +184,29 @@ const parallelMinFlops = 1 << 20
 // left with a single row or column goes through the GEMV kernels, which
 // may round differently).
 func SgemmParallel(p *Pool, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	best.sgemmParallel(p, threads, parallelMinFlops, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	best.sgemmParallel(p, threads, parallelMinFlops, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 }
 
-func (v *variant) sgemmParallel(p *Pool, threads, minFlops int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// SgemmBias is SgemmParallel with a bias per row of C, added by the kernels
+// as they store C, so it costs no pass of its own:
+// C = alpha·op(A)·op(B) + beta·C + bias·1ᵀ, where bias holds m values (nil:
+// none). It is a convolution lowered to a GEMM: one row of C per output
+// channel. p may be nil and threads 1, to run on the calling goroutine.
+func SgemmBias(p *Pool, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
+	best.sgemmParallel(p, threads, parallelMinFlops, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+}
+
+func (v *variant) sgemmParallel(p *Pool, threads, minFlops int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	if p != nil {
 		threads = min(threads, p.workers+1)
 	}
 	if p == nil || threads <= 1 || m <= 0 || n <= 0 || k <= 0 || alpha == 0 || 2*m*n*k < minFlops {
-		v.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		v.sgemmBias(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 		return
 	}
 	j := jobPool.Get().(*parJob)
 	*j = parJob{v: v, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-		a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+		a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias}
 	// Split the longer side, in whole panels (so no part packs a partial
 	// panel it could have avoided), into at most threads parts of as equal
 	// a number of panels as possible.
@@ -209,13 +218,20 @@ func (v *variant) sgemmParallel(p *Pool, threads, minFlops int, transA, transB b
 	j.panels = (j.size + j.gran - 1) / j.gran
 	j.parts = min(threads, j.panels)
 	if j.parts <= 1 {
+		*j = parJob{}
 		jobPool.Put(j)
-		v.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		v.sgemmBias(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 		return
 	}
+	p.run(j, j.parts-1)
+}
+
+// run does job j with up to helpers workers of p besides the caller, and
+// recycles it.
+func (p *Pool) run(j *parJob, helpers int) {
 	j.refs.Store(1)
 	j.pending.Add(j.parts)
-	p.offer(j, j.parts-1)
+	p.offer(j, helpers)
 	j.work()
 	p.retract(j)
 	// The helpers' parts are as large as the caller's, so they end about
@@ -226,16 +242,51 @@ func (v *variant) sgemmParallel(p *Pool, threads, minFlops int, transA, transB b
 	j.release()
 }
 
-// parJob is one SgemmParallel call: the arguments and the parts still to
-// be claimed. It is shared by the caller and the workers it was offered
-// to, and recycled by whichever of them drops the last reference.
+// Task is work split into independent parts, for Parallel.
+type Task interface {
+	// Part computes part i. Parts may run concurrently, in any order.
+	Part(i int)
+}
+
+// Parallel calls t.Part(i) for every i < parts on up to threads threads:
+// the calling goroutine and up to threads-1 idle workers of p, which claim
+// parts one at a time, so no goroutine is started and the caller computes
+// every part nobody else claims. It returns when all parts are done. With
+// a nil or closed pool, threads <= 1 or a single part, the parts run on
+// the caller, in order. Splitting is the caller's choice: Compute.Split
+// sizes it from the work and the cores that are free.
+//
+// t is kept only until Parallel returns, but it escapes: callers that must
+// not allocate keep their Task values in a sync.Pool.
+func (p *Pool) Parallel(threads, parts int, t Task) {
+	if p != nil {
+		threads = min(threads, p.workers+1, parts)
+	}
+	if p == nil || threads <= 1 || parts <= 1 {
+		for i := range parts {
+			t.Part(i)
+		}
+		return
+	}
+	j := jobPool.Get().(*parJob)
+	*j = parJob{task: t, parts: parts}
+	p.run(j, threads-1)
+}
+
+// parJob is one SgemmParallel or Parallel call: the arguments and the
+// parts still to be claimed. It is shared by the caller and the workers it
+// was offered to, and recycled by whichever of them drops the last
+// reference.
 type parJob struct {
+	task Task // Parallel's work; nil for a GEMM
+
 	v              *variant
 	transA, transB bool
 	m, n, k        int
 	alpha, beta    float32
 	a, b, c        []float32
 	lda, ldb, ldc  int
+	bias           []float32
 
 	splitN             bool
 	gran, size, panels int // split unit (nr or mr), length of the split side, units in it
@@ -261,8 +312,12 @@ func (j *parJob) work() {
 	}
 }
 
-// part computes part i: a block of columns or rows of C.
+// part computes part i: a block of columns or rows of C, or the task's.
 func (j *parJob) part(i int) {
+	if j.task != nil {
+		j.task.Part(i)
+		return
+	}
 	lo := i * j.panels / j.parts * j.gran
 	hi := min((i+1)*j.panels/j.parts*j.gran, j.size)
 	if j.splitN {
@@ -271,7 +326,7 @@ func (j *parJob) part(i int) {
 		if j.transB {
 			boff = lo * j.ldb
 		}
-		j.v.sgemm(j.transA, j.transB, j.m, cols, j.k, j.alpha, j.a, j.lda, j.b[boff:], j.ldb, j.beta, j.c[lo:], j.ldc)
+		j.v.sgemmBias(j.transA, j.transB, j.m, cols, j.k, j.alpha, j.a, j.lda, j.b[boff:], j.ldb, j.beta, j.c[lo:], j.ldc, j.bias)
 		return
 	}
 	rows := hi - lo
@@ -279,7 +334,11 @@ func (j *parJob) part(i int) {
 	if j.transA {
 		aoff = lo
 	}
-	j.v.sgemm(j.transA, j.transB, rows, j.n, j.k, j.alpha, j.a[aoff:], j.lda, j.b, j.ldb, j.beta, j.c[lo*j.ldc:], j.ldc)
+	var bias []float32
+	if j.bias != nil {
+		bias = j.bias[lo:hi]
+	}
+	j.v.sgemmBias(j.transA, j.transB, rows, j.n, j.k, j.alpha, j.a[aoff:], j.lda, j.b, j.ldb, j.beta, j.c[lo*j.ldc:], j.ldc, bias)
 }
 
 func (j *parJob) release() {

@@ -10,8 +10,9 @@ import (
 // panel of A (kc groups of rows values, rows being the kernel's tile
 // height) by kc rows of nr values of B (bs elements apart) and writes the
 // rows×nr tile at c as acc (load false) or beta·c + acc (load true),
-// touching only the columns whose bit is set in mask.
-type kernelFunc func(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+// touching only the columns whose bit is set in mask, after adding bias[i]
+// to row i when bias is not nil.
+type kernelFunc func(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 // gemvTFunc adds alpha·x·W to y[0:n] for W k×n row-major (ldw apart) and
 // contiguous x. It handles the first n rounded down to a multiple of its
@@ -89,10 +90,23 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 }
 
 func (v *variant) sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	v.sgemmBias(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// sgemmBias is sgemm plus bias[i] added to row i of C (bias nil: none).
+func (v *variant) sgemmBias(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	if m <= 0 || n <= 0 {
 		return
 	}
+	if bias != nil {
+		bias = bias[:m]
+	}
 	if v.kernels == nil {
+		if bias != nil {
+			// The portable code has no epilogue: seed C with beta·C + bias.
+			addRowBias(m, n, beta, c, ldc, bias)
+			beta = 1
+		}
 		gemmGo(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -100,6 +114,10 @@ func (v *variant) sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 	// the Go code would check element by element are checked here once.
 	checkMatrix("C", false, m, n, c, ldc)
 	if k <= 0 || alpha == 0 {
+		if bias != nil {
+			addRowBias(m, n, beta, c, ldc, bias)
+			return
+		}
 		scale(m, n, beta, c, ldc)
 		return
 	}
@@ -107,11 +125,28 @@ func (v *variant) sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 	checkMatrix("B", transB, k, n, b, ldb)
 	switch {
 	case m == 1:
-		v.gemvRow(transA, transB, n, k, alpha, a, lda, b, ldb, beta, c)
+		v.gemvRow(transA, transB, n, k, alpha, a, lda, b, ldb, beta, c, bias)
 	case n == 1:
-		v.gemvCol(transA, transB, m, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		v.gemvCol(transA, transB, m, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 	default:
-		v.blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		v.blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+	}
+}
+
+// addRowBias sets C = beta·C + bias·1ᵀ (C not read when beta is 0).
+func addRowBias(m, n int, beta float32, c []float32, ldc int, bias []float32) {
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		bv := bias[i]
+		if beta == 0 {
+			for j := range row {
+				row[j] = bv
+			}
+			continue
+		}
+		for j := range row {
+			row[j] = beta*row[j] + bv
+		}
 	}
 }
 
@@ -130,7 +165,7 @@ func checkMatrix(name string, trans bool, rows, cols int, x []float32, ld int) {
 // kc-deep blocks, ic over mc-high blocks of A; inside, jr over nr-wide
 // panels of B (each stays in L1) and ir over mr-high panels of A (streamed
 // from L2).
-func (v *variant) blocked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func (v *variant) blocked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	bl := v.blocking
 	inPlace := !transB && m <= bl.inPlaceM
 	if inPlace {
@@ -147,10 +182,11 @@ func (v *variant) blocked(transA, transB bool, m, n, k int, alpha float32, a []f
 		nb := min(bl.nc, n-jc)
 		for pc := 0; pc < k; pc += bl.kc {
 			kb := min(bl.kc, k-pc)
-			// The first depth block applies beta; the others add.
-			bt, load := beta, beta != 0
+			// The first depth block applies beta and the bias; the others
+			// add.
+			bt, load, bs := beta, beta != 0, bias
 			if pc > 0 {
-				bt, load = 1, true
+				bt, load, bs = 1, true, nil
 			}
 			if !inPlace {
 				v.packB(transB, b, ldb, pc, kb, jc, nb, pb)
@@ -161,7 +197,7 @@ func (v *variant) blocked(transA, transB bool, m, n, k int, alpha float32, a []f
 				for jr := 0; jr < nb; jr += v.nr {
 					cols := min(v.nr, nb-jr)
 					var bp *float32
-					bs := v.nr
+					bstride := v.nr
 					switch {
 					case !inPlace:
 						bp = &pb[jr*kb]
@@ -171,21 +207,25 @@ func (v *variant) blocked(transA, transB bool, m, n, k int, alpha float32, a []f
 						v.packB(false, b, ldb, pc, kb, jc+jr, cols, bufs.edge)
 						bp = &bufs.edge[0]
 					default:
-						bp, bs = &b[pc*ldb+jc+jr], ldb
+						bp, bstride = &b[pc*ldb+jc+jr], ldb
 					}
 					mask := uint64(1)<<cols - 1
 					for ir := 0; ir < mb; ir += v.mr {
 						rows := min(v.mr, mb-ir)
 						cp := (ic+ir)*ldc + jc + jr
 						kern := v.kernels[rows-1]
+						var rb *float32
+						if bs != nil {
+							rb = &bs[ic+ir]
+						}
 						if cols == v.nr || v.masked {
-							kern(kb, &pa[ir*kb], bp, bs, &c[cp], ldc, mask, bt, load)
+							kern(kb, &pa[ir*kb], bp, bstride, &c[cp], ldc, mask, bt, load, rb)
 							continue
 						}
 						// An unmasked kernel writes a whole tile: compute
 						// it in scratch and merge the valid columns.
 						tile := bufs.tile
-						kern(kb, &pa[ir*kb], bp, bs, &tile[0], v.nr, 0, 0, false)
+						kern(kb, &pa[ir*kb], bp, bstride, &tile[0], v.nr, 0, 0, false, rb)
 						for r := range rows {
 							crow := c[cp+r*ldc : cp+r*ldc+cols]
 							trow := tile[r*v.nr : r*v.nr+cols]
@@ -204,33 +244,36 @@ func (v *variant) blocked(transA, transB bool, m, n, k int, alpha float32, a []f
 	}
 }
 
-// gemvRow computes the single row C[0, 0:n] = alpha·a·op(B) + beta·C.
-func (v *variant) gemvRow(transA, transB bool, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32) {
+// gemvRow computes the single row C[0, 0:n] = alpha·a·op(B) + beta·C (+
+// bias[0] on every element).
+func (v *variant) gemvRow(transA, transB bool, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, bias []float32) {
 	incx := strideOf(transA, lda)
 	if transB {
 		// op(B) = Bᵀ with B stored n×k: each C[j] is a dot product of a
 		// row of B with a.
-		v.dots(n, k, alpha, b, ldb, a, incx, beta, c, 1)
+		v.dots(n, k, alpha, b, ldb, a, incx, beta, c, 1, bias, 0)
 		return
 	}
 	// B is k×n row-major: C += alpha·Σp a[p]·B[p, :] streams B once.
-	v.axpyRows(n, k, alpha, a, incx, b, ldb, beta, c, 1)
+	v.axpyRows(n, k, alpha, a, incx, b, ldb, beta, c, 1, bias, 0)
 }
 
-// gemvCol computes the single column C[0:m, 0] = alpha·op(A)·b + beta·C.
-func (v *variant) gemvCol(transA, transB bool, m, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// gemvCol computes the single column C[0:m, 0] = alpha·op(A)·b + beta·C (+
+// bias[i] on element i).
+func (v *variant) gemvCol(transA, transB bool, m, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	incx := strideOf(!transB, ldb) // b is a column: ldb apart unless transposed
 	if transA {
 		// A stored k×m: C[i] = Σp A[p, i]·b[p], the x·W form again.
-		v.axpyRows(m, k, alpha, b, incx, a, lda, beta, c, ldc)
+		v.axpyRows(m, k, alpha, b, incx, a, lda, beta, c, ldc, bias, 1)
 		return
 	}
-	v.dots(m, k, alpha, a, lda, b, incx, beta, c, ldc)
+	v.dots(m, k, alpha, a, lda, b, incx, beta, c, ldc, bias, 1)
 }
 
-// axpyRows sets y[0:n] (incy apart) = alpha·x·W + beta·y, for x of length k
-// (incx apart) and W k×n row-major.
-func (v *variant) axpyRows(n, k int, alpha float32, x []float32, incx int, w []float32, ldw int, beta float32, y []float32, incy int) {
+// axpyRows sets y[0:n] (incy apart) = alpha·x·W + beta·y (+ bias[j·bstep]
+// on element j, when bias is not nil: bstep 0 adds one value to every
+// element), for x of length k (incx apart) and W k×n row-major.
+func (v *variant) axpyRows(n, k int, alpha float32, x []float32, incx int, w []float32, ldw int, beta float32, y []float32, incy int, bias []float32, bstep int) {
 	bufs := getVecBufs(k, n, incx != 1, incy != 1)
 	defer putVecBufs(bufs)
 	xs := x
@@ -247,7 +290,17 @@ func (v *variant) axpyRows(n, k int, alpha float32, x []float32, incx int, w []f
 			ys[j] = y[j*incy]
 		}
 	}
-	scale(1, n, beta, ys, n)
+	if bias != nil {
+		for j := range ys[:n] {
+			if beta == 0 {
+				ys[j] = bias[j*bstep]
+			} else {
+				ys[j] = beta*ys[j] + bias[j*bstep]
+			}
+		}
+	} else {
+		scale(1, n, beta, ys, n)
+	}
 	done := n / v.gemvTStep * v.gemvTStep
 	if done > 0 {
 		v.gemvT(k, done, &xs[0], &w[0], ldw, &ys[0], alpha)
@@ -268,9 +321,10 @@ func (v *variant) axpyRows(n, k int, alpha float32, x []float32, incx int, w []f
 	}
 }
 
-// dots sets y[i·incy] = alpha·A[i, 0:k]·x + beta·y[i·incy] for i < m, with A
-// row-major (lda apart) and x of length k (incx apart).
-func (v *variant) dots(m, k int, alpha float32, a []float32, lda int, x []float32, incx int, beta float32, y []float32, incy int) {
+// dots sets y[i·incy] = alpha·A[i, 0:k]·x + beta·y[i·incy] (+ bias[i·bstep],
+// as in axpyRows) for i < m, with A row-major (lda apart) and x of length k (incx
+// apart).
+func (v *variant) dots(m, k int, alpha float32, a []float32, lda int, x []float32, incx int, beta float32, y []float32, incy int, bias []float32, bstep int) {
 	bufs := getVecBufs(k, 0, incx != 1, false)
 	defer putVecBufs(bufs)
 	xs := x
@@ -302,11 +356,14 @@ func (v *variant) dots(m, k int, alpha float32, a []float32, lda int, x []float3
 				}
 			}
 			yi := (i + r) * incy
-			if beta == 0 {
-				y[yi] = alpha * s
-			} else {
-				y[yi] = alpha*s + beta*y[yi]
+			out := alpha * s
+			if beta != 0 {
+				out += beta * y[yi]
 			}
+			if bias != nil {
+				out += bias[(i+r)*bstep]
+			}
+			y[yi] = out
 		}
 		i += rows
 	}

@@ -18,64 +18,64 @@ const (
 // internal/asmgen for the register layout and the contract).
 
 //go:noescape
-func gemm512x1(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm512x1(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm512x2(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm512x2(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm512x3(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm512x3(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm512x4(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm512x4(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm512x5(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm512x5(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm512x6(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm512x6(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm512x7(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm512x7(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm512x8(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm512x8(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm512x9(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm512x9(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm512x10(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm512x10(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm512x11(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm512x11(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm512x12(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm512x12(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm512x13(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm512x13(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm512x14(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm512x14(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm256x1(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm256x1(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm256x2(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm256x2(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm256x3(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm256x3(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm256x4(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm256x4(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm256x5(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm256x5(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
-func gemm256x6(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
+func gemm256x6(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
 //go:noescape
 func gemvT512(k, n int, x, w *float32, ldw int, y *float32, alpha float32)

@@ -4,8 +4,8 @@
 
 #include "textflag.h"
 
-// func gemm512x1(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm512x1(SB), NOSPLIT, $0-61
+// func gemm512x1(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm512x1(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -66,6 +66,13 @@ loop1:
 store:
 	VADDPS Z2, Z0, Z0
 	VADDPS Z3, Z1, Z1
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+nobias:
 	MOVQ mask+48(FP), AX
 	KMOVW AX, K1
 	SHRQ $16, AX
@@ -86,8 +93,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm512x2(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm512x2(SB), NOSPLIT, $0-61
+// func gemm512x2(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm512x2(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -172,6 +179,16 @@ store:
 	VADDPS Z5, Z1, Z1
 	VADDPS Z6, Z2, Z2
 	VADDPS Z7, Z3, Z3
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	VBROADCASTSS 4(AX), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+nobias:
 	MOVQ mask+48(FP), AX
 	KMOVW AX, K1
 	SHRQ $16, AX
@@ -200,8 +217,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm512x3(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm512x3(SB), NOSPLIT, $0-61
+// func gemm512x3(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm512x3(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -310,6 +327,19 @@ store:
 	VADDPS Z9, Z3, Z3
 	VADDPS Z10, Z4, Z4
 	VADDPS Z11, Z5, Z5
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	VBROADCASTSS 4(AX), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	VBROADCASTSS 8(AX), Z28
+	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+nobias:
 	MOVQ mask+48(FP), AX
 	KMOVW AX, K1
 	SHRQ $16, AX
@@ -346,8 +376,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm512x4(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm512x4(SB), NOSPLIT, $0-61
+// func gemm512x4(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm512x4(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -480,6 +510,22 @@ store:
 	VADDPS Z13, Z5, Z5
 	VADDPS Z14, Z6, Z6
 	VADDPS Z15, Z7, Z7
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	VBROADCASTSS 4(AX), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	VBROADCASTSS 8(AX), Z28
+	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	VBROADCASTSS 12(AX), Z28
+	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+nobias:
 	MOVQ mask+48(FP), AX
 	KMOVW AX, K1
 	SHRQ $16, AX
@@ -524,8 +570,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm512x5(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm512x5(SB), NOSPLIT, $0-61
+// func gemm512x5(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm512x5(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -662,6 +708,25 @@ loop1:
 	DECQ CX
 	JNE loop1
 store:
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	VBROADCASTSS 4(AX), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	VBROADCASTSS 8(AX), Z28
+	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	VBROADCASTSS 12(AX), Z28
+	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+	VBROADCASTSS 16(AX), Z28
+	VADDPS Z28, Z8, Z8
+	VADDPS Z28, Z9, Z9
+nobias:
 	MOVQ mask+48(FP), AX
 	KMOVW AX, K1
 	SHRQ $16, AX
@@ -714,8 +779,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm512x6(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm512x6(SB), NOSPLIT, $0-61
+// func gemm512x6(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm512x6(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -872,6 +937,28 @@ loop1:
 	DECQ CX
 	JNE loop1
 store:
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	VBROADCASTSS 4(AX), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	VBROADCASTSS 8(AX), Z28
+	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	VBROADCASTSS 12(AX), Z28
+	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+	VBROADCASTSS 16(AX), Z28
+	VADDPS Z28, Z8, Z8
+	VADDPS Z28, Z9, Z9
+	VBROADCASTSS 20(AX), Z28
+	VADDPS Z28, Z10, Z10
+	VADDPS Z28, Z11, Z11
+nobias:
 	MOVQ mask+48(FP), AX
 	KMOVW AX, K1
 	SHRQ $16, AX
@@ -932,8 +1019,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm512x7(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm512x7(SB), NOSPLIT, $0-61
+// func gemm512x7(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm512x7(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -1110,6 +1197,31 @@ loop1:
 	DECQ CX
 	JNE loop1
 store:
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	VBROADCASTSS 4(AX), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	VBROADCASTSS 8(AX), Z28
+	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	VBROADCASTSS 12(AX), Z28
+	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+	VBROADCASTSS 16(AX), Z28
+	VADDPS Z28, Z8, Z8
+	VADDPS Z28, Z9, Z9
+	VBROADCASTSS 20(AX), Z28
+	VADDPS Z28, Z10, Z10
+	VADDPS Z28, Z11, Z11
+	VBROADCASTSS 24(AX), Z28
+	VADDPS Z28, Z12, Z12
+	VADDPS Z28, Z13, Z13
+nobias:
 	MOVQ mask+48(FP), AX
 	KMOVW AX, K1
 	SHRQ $16, AX
@@ -1178,8 +1290,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm512x8(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm512x8(SB), NOSPLIT, $0-61
+// func gemm512x8(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm512x8(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -1376,6 +1488,34 @@ loop1:
 	DECQ CX
 	JNE loop1
 store:
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	VBROADCASTSS 4(AX), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	VBROADCASTSS 8(AX), Z28
+	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	VBROADCASTSS 12(AX), Z28
+	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+	VBROADCASTSS 16(AX), Z28
+	VADDPS Z28, Z8, Z8
+	VADDPS Z28, Z9, Z9
+	VBROADCASTSS 20(AX), Z28
+	VADDPS Z28, Z10, Z10
+	VADDPS Z28, Z11, Z11
+	VBROADCASTSS 24(AX), Z28
+	VADDPS Z28, Z12, Z12
+	VADDPS Z28, Z13, Z13
+	VBROADCASTSS 28(AX), Z28
+	VADDPS Z28, Z14, Z14
+	VADDPS Z28, Z15, Z15
+nobias:
 	MOVQ mask+48(FP), AX
 	KMOVW AX, K1
 	SHRQ $16, AX
@@ -1452,8 +1592,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm512x9(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm512x9(SB), NOSPLIT, $0-61
+// func gemm512x9(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm512x9(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -1670,6 +1810,37 @@ loop1:
 	DECQ CX
 	JNE loop1
 store:
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	VBROADCASTSS 4(AX), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	VBROADCASTSS 8(AX), Z28
+	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	VBROADCASTSS 12(AX), Z28
+	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+	VBROADCASTSS 16(AX), Z28
+	VADDPS Z28, Z8, Z8
+	VADDPS Z28, Z9, Z9
+	VBROADCASTSS 20(AX), Z28
+	VADDPS Z28, Z10, Z10
+	VADDPS Z28, Z11, Z11
+	VBROADCASTSS 24(AX), Z28
+	VADDPS Z28, Z12, Z12
+	VADDPS Z28, Z13, Z13
+	VBROADCASTSS 28(AX), Z28
+	VADDPS Z28, Z14, Z14
+	VADDPS Z28, Z15, Z15
+	VBROADCASTSS 32(AX), Z28
+	VADDPS Z28, Z16, Z16
+	VADDPS Z28, Z17, Z17
+nobias:
 	MOVQ mask+48(FP), AX
 	KMOVW AX, K1
 	SHRQ $16, AX
@@ -1754,8 +1925,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm512x10(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm512x10(SB), NOSPLIT, $0-61
+// func gemm512x10(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm512x10(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -1992,6 +2163,40 @@ loop1:
 	DECQ CX
 	JNE loop1
 store:
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	VBROADCASTSS 4(AX), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	VBROADCASTSS 8(AX), Z28
+	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	VBROADCASTSS 12(AX), Z28
+	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+	VBROADCASTSS 16(AX), Z28
+	VADDPS Z28, Z8, Z8
+	VADDPS Z28, Z9, Z9
+	VBROADCASTSS 20(AX), Z28
+	VADDPS Z28, Z10, Z10
+	VADDPS Z28, Z11, Z11
+	VBROADCASTSS 24(AX), Z28
+	VADDPS Z28, Z12, Z12
+	VADDPS Z28, Z13, Z13
+	VBROADCASTSS 28(AX), Z28
+	VADDPS Z28, Z14, Z14
+	VADDPS Z28, Z15, Z15
+	VBROADCASTSS 32(AX), Z28
+	VADDPS Z28, Z16, Z16
+	VADDPS Z28, Z17, Z17
+	VBROADCASTSS 36(AX), Z28
+	VADDPS Z28, Z18, Z18
+	VADDPS Z28, Z19, Z19
+nobias:
 	MOVQ mask+48(FP), AX
 	KMOVW AX, K1
 	SHRQ $16, AX
@@ -2084,8 +2289,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm512x11(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm512x11(SB), NOSPLIT, $0-61
+// func gemm512x11(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm512x11(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -2342,6 +2547,43 @@ loop1:
 	DECQ CX
 	JNE loop1
 store:
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	VBROADCASTSS 4(AX), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	VBROADCASTSS 8(AX), Z28
+	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	VBROADCASTSS 12(AX), Z28
+	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+	VBROADCASTSS 16(AX), Z28
+	VADDPS Z28, Z8, Z8
+	VADDPS Z28, Z9, Z9
+	VBROADCASTSS 20(AX), Z28
+	VADDPS Z28, Z10, Z10
+	VADDPS Z28, Z11, Z11
+	VBROADCASTSS 24(AX), Z28
+	VADDPS Z28, Z12, Z12
+	VADDPS Z28, Z13, Z13
+	VBROADCASTSS 28(AX), Z28
+	VADDPS Z28, Z14, Z14
+	VADDPS Z28, Z15, Z15
+	VBROADCASTSS 32(AX), Z28
+	VADDPS Z28, Z16, Z16
+	VADDPS Z28, Z17, Z17
+	VBROADCASTSS 36(AX), Z28
+	VADDPS Z28, Z18, Z18
+	VADDPS Z28, Z19, Z19
+	VBROADCASTSS 40(AX), Z28
+	VADDPS Z28, Z20, Z20
+	VADDPS Z28, Z21, Z21
+nobias:
 	MOVQ mask+48(FP), AX
 	KMOVW AX, K1
 	SHRQ $16, AX
@@ -2442,8 +2684,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm512x12(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm512x12(SB), NOSPLIT, $0-61
+// func gemm512x12(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm512x12(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -2720,6 +2962,46 @@ loop1:
 	DECQ CX
 	JNE loop1
 store:
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	VBROADCASTSS 4(AX), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	VBROADCASTSS 8(AX), Z28
+	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	VBROADCASTSS 12(AX), Z28
+	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+	VBROADCASTSS 16(AX), Z28
+	VADDPS Z28, Z8, Z8
+	VADDPS Z28, Z9, Z9
+	VBROADCASTSS 20(AX), Z28
+	VADDPS Z28, Z10, Z10
+	VADDPS Z28, Z11, Z11
+	VBROADCASTSS 24(AX), Z28
+	VADDPS Z28, Z12, Z12
+	VADDPS Z28, Z13, Z13
+	VBROADCASTSS 28(AX), Z28
+	VADDPS Z28, Z14, Z14
+	VADDPS Z28, Z15, Z15
+	VBROADCASTSS 32(AX), Z28
+	VADDPS Z28, Z16, Z16
+	VADDPS Z28, Z17, Z17
+	VBROADCASTSS 36(AX), Z28
+	VADDPS Z28, Z18, Z18
+	VADDPS Z28, Z19, Z19
+	VBROADCASTSS 40(AX), Z28
+	VADDPS Z28, Z20, Z20
+	VADDPS Z28, Z21, Z21
+	VBROADCASTSS 44(AX), Z28
+	VADDPS Z28, Z22, Z22
+	VADDPS Z28, Z23, Z23
+nobias:
 	MOVQ mask+48(FP), AX
 	KMOVW AX, K1
 	SHRQ $16, AX
@@ -2828,8 +3110,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm512x13(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm512x13(SB), NOSPLIT, $0-61
+// func gemm512x13(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm512x13(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -3126,6 +3408,49 @@ loop1:
 	DECQ CX
 	JNE loop1
 store:
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	VBROADCASTSS 4(AX), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	VBROADCASTSS 8(AX), Z28
+	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	VBROADCASTSS 12(AX), Z28
+	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+	VBROADCASTSS 16(AX), Z28
+	VADDPS Z28, Z8, Z8
+	VADDPS Z28, Z9, Z9
+	VBROADCASTSS 20(AX), Z28
+	VADDPS Z28, Z10, Z10
+	VADDPS Z28, Z11, Z11
+	VBROADCASTSS 24(AX), Z28
+	VADDPS Z28, Z12, Z12
+	VADDPS Z28, Z13, Z13
+	VBROADCASTSS 28(AX), Z28
+	VADDPS Z28, Z14, Z14
+	VADDPS Z28, Z15, Z15
+	VBROADCASTSS 32(AX), Z28
+	VADDPS Z28, Z16, Z16
+	VADDPS Z28, Z17, Z17
+	VBROADCASTSS 36(AX), Z28
+	VADDPS Z28, Z18, Z18
+	VADDPS Z28, Z19, Z19
+	VBROADCASTSS 40(AX), Z28
+	VADDPS Z28, Z20, Z20
+	VADDPS Z28, Z21, Z21
+	VBROADCASTSS 44(AX), Z28
+	VADDPS Z28, Z22, Z22
+	VADDPS Z28, Z23, Z23
+	VBROADCASTSS 48(AX), Z28
+	VADDPS Z28, Z24, Z24
+	VADDPS Z28, Z25, Z25
+nobias:
 	MOVQ mask+48(FP), AX
 	KMOVW AX, K1
 	SHRQ $16, AX
@@ -3242,8 +3567,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm512x14(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm512x14(SB), NOSPLIT, $0-61
+// func gemm512x14(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm512x14(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -3560,6 +3885,52 @@ loop1:
 	DECQ CX
 	JNE loop1
 store:
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	VBROADCASTSS 4(AX), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	VBROADCASTSS 8(AX), Z28
+	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	VBROADCASTSS 12(AX), Z28
+	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+	VBROADCASTSS 16(AX), Z28
+	VADDPS Z28, Z8, Z8
+	VADDPS Z28, Z9, Z9
+	VBROADCASTSS 20(AX), Z28
+	VADDPS Z28, Z10, Z10
+	VADDPS Z28, Z11, Z11
+	VBROADCASTSS 24(AX), Z28
+	VADDPS Z28, Z12, Z12
+	VADDPS Z28, Z13, Z13
+	VBROADCASTSS 28(AX), Z28
+	VADDPS Z28, Z14, Z14
+	VADDPS Z28, Z15, Z15
+	VBROADCASTSS 32(AX), Z28
+	VADDPS Z28, Z16, Z16
+	VADDPS Z28, Z17, Z17
+	VBROADCASTSS 36(AX), Z28
+	VADDPS Z28, Z18, Z18
+	VADDPS Z28, Z19, Z19
+	VBROADCASTSS 40(AX), Z28
+	VADDPS Z28, Z20, Z20
+	VADDPS Z28, Z21, Z21
+	VBROADCASTSS 44(AX), Z28
+	VADDPS Z28, Z22, Z22
+	VADDPS Z28, Z23, Z23
+	VBROADCASTSS 48(AX), Z28
+	VADDPS Z28, Z24, Z24
+	VADDPS Z28, Z25, Z25
+	VBROADCASTSS 52(AX), Z28
+	VADDPS Z28, Z26, Z26
+	VADDPS Z28, Z27, Z27
+nobias:
 	MOVQ mask+48(FP), AX
 	KMOVW AX, K1
 	SHRQ $16, AX
@@ -3684,8 +4055,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm256x1(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm256x1(SB), NOSPLIT, $0-61
+// func gemm256x1(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm256x1(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -3709,6 +4080,13 @@ loop:
 	DECQ CX
 	JNE loop
 store:
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Y14
+	VADDPS Y14, Y0, Y0
+	VADDPS Y14, Y1, Y1
+nobias:
 	VBROADCASTSS beta+56(FP), Y15
 	MOVBLZX load+60(FP), AX
 	TESTL AX, AX
@@ -3725,8 +4103,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm256x2(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm256x2(SB), NOSPLIT, $0-61
+// func gemm256x2(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm256x2(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -3755,6 +4133,16 @@ loop:
 	DECQ CX
 	JNE loop
 store:
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Y14
+	VADDPS Y14, Y0, Y0
+	VADDPS Y14, Y1, Y1
+	VBROADCASTSS 4(AX), Y14
+	VADDPS Y14, Y2, Y2
+	VADDPS Y14, Y3, Y3
+nobias:
 	VBROADCASTSS beta+56(FP), Y15
 	MOVBLZX load+60(FP), AX
 	TESTL AX, AX
@@ -3779,8 +4167,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm256x3(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm256x3(SB), NOSPLIT, $0-61
+// func gemm256x3(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm256x3(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -3814,6 +4202,19 @@ loop:
 	DECQ CX
 	JNE loop
 store:
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Y14
+	VADDPS Y14, Y0, Y0
+	VADDPS Y14, Y1, Y1
+	VBROADCASTSS 4(AX), Y14
+	VADDPS Y14, Y2, Y2
+	VADDPS Y14, Y3, Y3
+	VBROADCASTSS 8(AX), Y14
+	VADDPS Y14, Y4, Y4
+	VADDPS Y14, Y5, Y5
+nobias:
 	VBROADCASTSS beta+56(FP), Y15
 	MOVBLZX load+60(FP), AX
 	TESTL AX, AX
@@ -3846,8 +4247,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm256x4(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm256x4(SB), NOSPLIT, $0-61
+// func gemm256x4(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm256x4(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -3886,6 +4287,22 @@ loop:
 	DECQ CX
 	JNE loop
 store:
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Y14
+	VADDPS Y14, Y0, Y0
+	VADDPS Y14, Y1, Y1
+	VBROADCASTSS 4(AX), Y14
+	VADDPS Y14, Y2, Y2
+	VADDPS Y14, Y3, Y3
+	VBROADCASTSS 8(AX), Y14
+	VADDPS Y14, Y4, Y4
+	VADDPS Y14, Y5, Y5
+	VBROADCASTSS 12(AX), Y14
+	VADDPS Y14, Y6, Y6
+	VADDPS Y14, Y7, Y7
+nobias:
 	VBROADCASTSS beta+56(FP), Y15
 	MOVBLZX load+60(FP), AX
 	TESTL AX, AX
@@ -3926,8 +4343,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm256x5(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm256x5(SB), NOSPLIT, $0-61
+// func gemm256x5(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm256x5(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -3971,6 +4388,25 @@ loop:
 	DECQ CX
 	JNE loop
 store:
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Y14
+	VADDPS Y14, Y0, Y0
+	VADDPS Y14, Y1, Y1
+	VBROADCASTSS 4(AX), Y14
+	VADDPS Y14, Y2, Y2
+	VADDPS Y14, Y3, Y3
+	VBROADCASTSS 8(AX), Y14
+	VADDPS Y14, Y4, Y4
+	VADDPS Y14, Y5, Y5
+	VBROADCASTSS 12(AX), Y14
+	VADDPS Y14, Y6, Y6
+	VADDPS Y14, Y7, Y7
+	VBROADCASTSS 16(AX), Y14
+	VADDPS Y14, Y8, Y8
+	VADDPS Y14, Y9, Y9
+nobias:
 	VBROADCASTSS beta+56(FP), Y15
 	MOVBLZX load+60(FP), AX
 	TESTL AX, AX
@@ -4019,8 +4455,8 @@ noload:
 	VZEROUPPER
 	RET
 
-// func gemm256x6(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool)
-TEXT ·gemm256x6(SB), NOSPLIT, $0-61
+// func gemm256x6(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+TEXT ·gemm256x6(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), BX
@@ -4069,6 +4505,28 @@ loop:
 	DECQ CX
 	JNE loop
 store:
+	MOVQ bias+64(FP), AX
+	TESTQ AX, AX
+	JEQ nobias
+	VBROADCASTSS 0(AX), Y14
+	VADDPS Y14, Y0, Y0
+	VADDPS Y14, Y1, Y1
+	VBROADCASTSS 4(AX), Y14
+	VADDPS Y14, Y2, Y2
+	VADDPS Y14, Y3, Y3
+	VBROADCASTSS 8(AX), Y14
+	VADDPS Y14, Y4, Y4
+	VADDPS Y14, Y5, Y5
+	VBROADCASTSS 12(AX), Y14
+	VADDPS Y14, Y6, Y6
+	VADDPS Y14, Y7, Y7
+	VBROADCASTSS 16(AX), Y14
+	VADDPS Y14, Y8, Y8
+	VADDPS Y14, Y9, Y9
+	VBROADCASTSS 20(AX), Y14
+	VADDPS Y14, Y10, Y10
+	VADDPS Y14, Y11, Y11
+nobias:
 	VBROADCASTSS beta+56(FP), Y15
 	MOVBLZX load+60(FP), AX
 	TESTL AX, AX

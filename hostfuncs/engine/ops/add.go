@@ -56,7 +56,7 @@ func buildAdd(n *graph.Node, opset int64) (Kernel, error) {
 	return k, nil
 }
 
-func (k add) Run(_ context.Context, in, out []*tensor.Tensor) error {
+func (k add) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	a, b := in[0], in[1]
 	if a.DType != b.DType {
 		return fault.Errorf(fault.Invalid, "Add: operands are %s and %s", a.DType.ONNXName(), b.DType.ONNXName())
@@ -84,7 +84,7 @@ func (k add) Run(_ context.Context, in, out []*tensor.Tensor) error {
 	out[0] = c
 	switch a.DType {
 	case tensor.Float32:
-		addTyped(&bc, tensor.Values[float32](c), tensor.Values[float32](a), tensor.Values[float32](b))
+		ewF32Binary(ctx, kernels.Add, &bc, tensor.Values[float32](c), tensor.Values[float32](a), tensor.Values[float32](b))
 	case tensor.Float64:
 		addTyped(&bc, tensor.Values[float64](c), tensor.Values[float64](a), tensor.Values[float64](b))
 	case tensor.Int8:

@@ -24,7 +24,9 @@ func convSchemas() []Schema {
 
 // colBudget bounds the im2col buffer, in elements: large images are lowered
 // a band of output rows at a time so scratch stays cache- and memory-friendly.
-const colBudget = 1 << 20
+// 1 MiB of float32 measured as fast as 4 MiB for ResNet's layers (and
+// faster for the 512-channel 7×7 one), with a quarter of the memory.
+const colBudget = 1 << 18
 
 type conv struct {
 	w         window
@@ -72,7 +74,7 @@ func (k conv) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	sc := ScratchFrom(ctx)
 	switch x.DType {
 	case tensor.Float32:
-		return convFloat(ctx, sc, &p, tensor.Values[float32](x), tensor.Values[float32](w), values[float32](b), tensor.Values[float32](y))
+		return convF32(ctx, sc, &p, tensor.Values[float32](x), tensor.Values[float32](w), values[float32](b), tensor.Values[float32](y))
 	case tensor.Float64:
 		return convFloat(ctx, sc, &p, tensor.Values[float64](x), tensor.Values[float64](w), values[float64](b), tensor.Values[float64](y))
 	case tensor.Float16, tensor.BFloat16:
@@ -84,7 +86,7 @@ func (k conv) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 			bf = ScratchSlice[float32](sc, b.Len())
 			widen(bf, b)
 		}
-		if err := convFloat(ctx, sc, &p, xf, wf, bf, yf); err != nil {
+		if err := convF32(ctx, sc, &p, xf, wf, bf, yf); err != nil {
 			return err
 		}
 		narrow(y, yf)
@@ -133,7 +135,8 @@ type convProblem struct {
 // convFloat lowers each (image, group) to a GEMM: the group's filters
 // (M/G × C/G·K) times the im2col matrix of its input channels
 // (C/G·K × output positions). A 1×1 kernel with unit strides and no
-// padding needs no lowering: the input already is that matrix.
+// padding needs no lowering: the input already is that matrix. It is the
+// float64 path; float32 (and the half types, widened) take convF32.
 func convFloat[T kernels.Float](ctx context.Context, sc *Scratch, p *convProblem, x, w, b, y []T) error {
 	g := p.g
 	cg, mg := p.c/p.groups, p.m/p.groups

@@ -10,6 +10,7 @@
 //
 // A Kernel is shared by every concurrent run of its graph and must hold no
 // per-run state; scratch memory comes from the run's Scratch (see
-// WithScratch). Numeric loops that a faster implementation may replace live
-// in package kernels.
+// WithScratch) and the process's compute budget, which says how many cores
+// an operator may split over, from ComputeFrom (see WithCompute). Numeric
+// loops that a faster implementation may replace live in package kernels.
 package ops

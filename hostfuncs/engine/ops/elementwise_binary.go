@@ -220,6 +220,10 @@ func ewArithRun(ctx context.Context, bc *kernels.Broadcast, op ewOp, c, a, b *te
 	case tensor.Uint64:
 		ewBin(bc, op, c, a, b, ewIntArith[uint64])
 	case tensor.Float32:
+		if vop, ok := ewBinaryVec(op); ok {
+			ewF32Binary(ctx, vop, bc, tensor.Values[float32](c), tensor.Values[float32](a), tensor.Values[float32](b))
+			break
+		}
 		ewBin(bc, op, c, a, b, ewFloatArith[float32])
 	case tensor.Float64:
 		ewBin(bc, op, c, a, b, ewFloatArith[float64])
@@ -227,7 +231,11 @@ func ewArithRun(ctx context.Context, bc *kernels.Broadcast, op ewOp, c, a, b *te
 		s := ScratchFrom(ctx)
 		af, bf := ewWiden(s, a), ewWiden(s, b)
 		cf := ScratchSlice[float32](s, c.Len())
-		ewDrive(bc, op, cf, af, bf, ewFloatArith[float32])
+		if vop, ok := ewBinaryVec(op); ok {
+			ewF32Binary(ctx, vop, bc, cf, af, bf)
+		} else {
+			ewDrive(bc, op, cf, af, bf, ewFloatArith[float32])
+		}
 		narrow(c, cf)
 	default:
 		return fault.Errorf(fault.Unsupported, "elementwise arithmetic on %s", a.DType.ONNXName())

@@ -111,14 +111,23 @@ func (k *ewUnary) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 		}
 		return nil
 	}
+	vop, vec := ewUnaryVec(k.op)
 	switch x.DType {
 	case tensor.Float32:
+		if vec {
+			ewF32Unary(ctx, vop, tensor.Values[float32](y), tensor.Values[float32](x))
+			break
+		}
 		ewFloatUnary(k, tensor.Values[float32](y), tensor.Values[float32](x))
 	case tensor.Float64:
 		ewFloatUnary(k, tensor.Values[float64](y), tensor.Values[float64](x))
 	case tensor.Float16, tensor.BFloat16:
 		f := ewWiden(ScratchFrom(ctx), x)
-		ewFloatUnary(k, f, f)
+		if vec {
+			ewF32Unary(ctx, vop, f, f)
+		} else {
+			ewFloatUnary(k, f, f)
+		}
 		narrow(y, f)
 	case tensor.Int8:
 		ewIntUnary(k, tensor.Values[int8](y), tensor.Values[int8](x))

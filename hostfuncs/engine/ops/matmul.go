@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/kernels"
@@ -94,7 +95,7 @@ func matmul(ctx context.Context, in, out []*tensor.Tensor) error {
 	out[0] = y
 	switch a.DType {
 	case tensor.Float32:
-		return batched(ctx, &s, tensor.Values[float32](a), tensor.Values[float32](b), tensor.Values[float32](y), floatGemm[float32])
+		return matmulF32(ctx, &s, tensor.Values[float32](a), tensor.Values[float32](b), tensor.Values[float32](y))
 	case tensor.Float64:
 		return batched(ctx, &s, tensor.Values[float64](a), tensor.Values[float64](b), tensor.Values[float64](y), floatGemm[float64])
 	case tensor.Int32:
@@ -110,7 +111,7 @@ func matmul(ctx context.Context, in, out []*tensor.Tensor) error {
 		af, bf, yf := ScratchSlice[float32](sc, a.Len()), ScratchSlice[float32](sc, b.Len()), ScratchSlice[float32](sc, y.Len())
 		widen(af, a)
 		widen(bf, b)
-		if err := batched(ctx, &s, af, bf, yf, floatGemm[float32]); err != nil {
+		if err := matmulF32(ctx, &s, af, bf, yf); err != nil {
 			return err
 		}
 		narrow(y, yf)
@@ -144,6 +145,60 @@ func batched[T any](ctx context.Context, s *mmShape, a, b, c []T, mul func(m, n,
 
 func floatGemm[T kernels.Float](m, n, k int, a, b, c []T) {
 	kernels.Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+}
+
+// matmulF32 is float32 MatMul, the one entry point to the GEMM for it.
+// When cores are free (ComputeFrom), a batch of products too small to
+// split one by one (attention's per-head products) is spread over the
+// pool a range of entries per thread; otherwise each product is
+// SgemmParallel, which splits those large enough.
+func matmulF32(ctx context.Context, s *mmShape, a, b, c []float32) error {
+	cmp := ComputeFrom(ctx)
+	m, n, k := s.m, s.n, s.k
+	entries := s.bc.Len()
+	if s.bBatchSingle && prod(s.aBat) == entries {
+		m, entries = entries*m, 1 // one tall product, see batched
+	}
+	flops := 2 * m * n * k
+	if parts := min(entries, cmp.Split(entries*flops, 1<<20)); parts > 1 && flops < 2<<20 {
+		t := mmTasks.Get().(*mmTask)
+		*t = mmTask{bc: s.bc, m: m, n: n, k: k, a: a, b: b, c: c, entries: entries, parts: parts}
+		cmp.Parallel(parts, t)
+		*t = mmTask{}
+		mmTasks.Put(t)
+		return ctx.Err()
+	}
+	pool, threads := cmp.Pool(), cmp.Threads()
+	return batched(ctx, s, a, b, c, func(m, n, k int, a, b, c []float32) {
+		kernels.SgemmParallel(pool, threads, false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+	})
+}
+
+// mmTask is a batched MatMul split over entries. It holds copies of the
+// shape's values, not the caller's mmShape, whose slices live on the
+// caller's stack.
+type mmTask struct {
+	bc             kernels.Broadcast
+	m, n, k        int
+	a, b, c        []float32
+	entries, parts int
+}
+
+var mmTasks = sync.Pool{New: func() any { return new(mmTask) }}
+
+func (t *mmTask) Part(i int) {
+	m, n, k := t.m, t.n, t.k
+	e0, e1 := i*t.entries/t.parts, (i+1)*t.entries/t.parts
+	inner := t.bc.Inner()
+	sa, sb := t.bc.Steps()
+	// Entry e is run e/inner, position e%inner: walk from the first run.
+	for r := t.bc.RunsFrom(e0 / inner); e0 < e1 && r.Next(); {
+		for j := e0 % inner; j < inner && e0 < e1; j++ {
+			ao, bo, co := (r.A+j*sa)*m*k, (r.B+j*sb)*k*n, (r.Out+j)*m*n
+			kernels.Sgemm(false, false, m, n, k, 1, t.a[ao:ao+m*k], k, t.b[bo:bo+k*n], n, 0, t.c[co:co+m*n], n)
+			e0++
+		}
+	}
 }
 
 // intGemm multiplies integer matrices exactly, wrapping on overflow as

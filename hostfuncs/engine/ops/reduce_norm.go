@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/kernels"
@@ -240,7 +241,10 @@ func (k layerNormKernel) Run(ctx context.Context, in, out []*tensor.Tensor) erro
 			b = redAs32(sc, bias)
 		}
 		ys := redOut32(sc, y)
-		if err = layerNormRun(ln, ys, redAs32(sc, x), redAs32(sc, scale), b, x, scale, bias); err == nil {
+		if layerNormRowwise(x, scale, bias, n) {
+			layerNormRows32(ctx, ln, ys, redAs32(sc, x), redAs32(sc, scale), b)
+			redStore32(y, ys)
+		} else if err = layerNormRun(ln, ys, redAs32(sc, x), redAs32(sc, scale), b, x, scale, bias); err == nil {
 			redStore32(y, ys)
 		}
 	}
@@ -289,6 +293,78 @@ func layerNormRun[F redFloat](d layerNormData, y, x, scale, bias []F, xt, st, bt
 		return normBroadcast(d.name, y, xt.Shape, bias, bt.Shape, true)
 	}
 	return nil
+}
+
+// layerNormRowwise reports whether scale and bias (nil when absent) each
+// hold exactly one value per element of a normalised row of n, the usual
+// case: then every row takes them as they are, and the float32 rows go
+// through the fused kernel. (A parameter of n values that broadcasts to X
+// must have X's trailing shape, give or take leading 1s.)
+func layerNormRowwise(x, scale, bias *tensor.Tensor, n int) bool {
+	for _, p := range []*tensor.Tensor{scale, bias} {
+		if p == nil {
+			continue
+		}
+		if p.Len() != n {
+			return false
+		}
+		if _, err := kernels.NewBroadcast(x.Shape, x.Shape, p.Shape); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// layerNormRows32 standardises each row of x into y and applies the scale
+// and bias in the same pass (kernels.Normalize); the statistics are
+// accumulated in float64, as in normRows. Many rows are split over the
+// compute pool.
+func layerNormRows32(ctx context.Context, d layerNormData, y, x, scale, bias []float32) {
+	c := ComputeFrom(ctx)
+	parts := min(d.outer, c.Split(d.outer*d.n*3, splitElems))
+	if parts <= 1 {
+		layerNormRowRange(&d, y, x, scale, bias, 0, d.outer)
+		return
+	}
+	t := layerNormTasks.Get().(*layerNormTask)
+	*t = layerNormTask{d: d, y: y, x: x, scale: scale, bias: bias, parts: parts}
+	c.Parallel(parts, t)
+	*t = layerNormTask{}
+	layerNormTasks.Put(t)
+}
+
+func layerNormRowRange(d *layerNormData, y, x, scale, bias []float32, r0, r1 int) {
+	n := d.n
+	for r := r0; r < r1; r++ {
+		xs, ys := x[r*n:(r+1)*n], y[r*n:(r+1)*n]
+		m, q := 0.0, 0.0
+		if d.rms {
+			q = kernels.SumSquares(xs)
+		} else {
+			m = kernels.Sum(xs) / float64(n)
+			q = kernels.SumSquaredDeviations(xs, m)
+		}
+		iv := 1 / math.Sqrt(q/float64(n)+d.eps)
+		kernels.Normalize(ys, xs, scale, bias, m, iv)
+		if d.mean != nil {
+			d.mean[r] = m
+		}
+		if d.inv != nil {
+			d.inv[r] = iv
+		}
+	}
+}
+
+type layerNormTask struct {
+	d                 layerNormData
+	y, x, scale, bias []float32
+	parts             int
+}
+
+var layerNormTasks = sync.Pool{New: func() any { return new(layerNormTask) }}
+
+func (t *layerNormTask) Part(i int) {
+	layerNormRowRange(&t.d, t.y, t.x, t.scale, t.bias, i*t.d.outer/t.parts, (i+1)*t.d.outer/t.parts)
 }
 
 // ---- RMSNormalization ----

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/kernels"
 	"github.com/wasmgate/wasmgate/hostfuncs/fault"
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
 )
@@ -298,6 +299,19 @@ func redAccumulate[T redReal](p *redPlan, x []T, acc []float64, mode redMode) {
 	}
 	n := p.inner()
 	red := p.innerReduced()
+	if x32, ok := any(x).([]float32); ok && red && n >= ewVecMin && (mode == redModeSum || mode == redModeSq) {
+		// Contiguous float32 runs fold through the vector kernels, which
+		// also accumulate in float64.
+		for r := p.runs(); r.next(); {
+			xs := x32[r.In : r.In+n]
+			if mode == redModeSum {
+				acc[r.Out] += kernels.Sum(xs)
+			} else {
+				acc[r.Out] += kernels.SumSquares(xs)
+			}
+		}
+		return
+	}
 	for r := p.runs(); r.next(); {
 		xs := x[r.In : r.In+n]
 		if red {
@@ -422,6 +436,17 @@ func redExtreme[T redReal](p *redPlan, x, y []T, isMax bool, init T) {
 	}
 	n := p.inner()
 	red := p.innerReduced()
+	if x32, ok := any(x).([]float32); ok && red && isMax && n >= ewVecMin {
+		y32 := any(y).([]float32)
+		for r := p.runs(); r.next(); {
+			if m := kernels.Max(x32[r.In : r.In+n]); m > y32[r.Out] || m != m {
+				if y32[r.Out] == y32[r.Out] { // a NaN already there stays
+					y32[r.Out] = m
+				}
+			}
+		}
+		return
+	}
 	for r := p.runs(); r.next(); {
 		xs := x[r.In : r.In+n]
 		if red {

@@ -3,8 +3,10 @@ package ops
 import (
 	"context"
 	"math"
+	"sync"
 
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/kernels"
 	"github.com/wasmgate/wasmgate/hostfuncs/fault"
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
 )
@@ -83,9 +85,61 @@ func (k softmaxKernel) Run(ctx context.Context, in, out []*tensor.Tensor) error 
 		return nil
 	}
 	ys := redOut32(sc, y)
-	softmaxRun(k.kind, ys, redAs32(sc, x), outer, n, inner, sc)
+	if inner == 1 && k.kind != softHardMax {
+		softmaxRows32(ctx, k.kind == softLogMax, ys, redAs32(sc, x), outer, n)
+	} else {
+		softmaxRun(k.kind, ys, redAs32(sc, x), outer, n, inner, sc)
+	}
 	redStore32(y, ys)
 	return nil
+}
+
+// softmaxRows32 is softmax (or its log) along contiguous float32 rows,
+// the common case (the last axis), on the vector kernels: the row's
+// maximum, then exp(x - max) and its sum in one pass, then one scaling
+// pass. LogSoftmax computes (x - max) - log(sum) rather than x - (max +
+// log(sum)), so a row whose largest term dominates keeps its small
+// results. Special values come out as in softmaxOf: a NaN, or an infinity
+// that makes the maximum infinite, gives NaN where the float64 code does.
+// Many rows are split over the compute pool.
+func softmaxRows32(ctx context.Context, log bool, y, x []float32, rows, n int) {
+	c := ComputeFrom(ctx)
+	parts := min(rows, c.Split(rows*n*8, splitElems))
+	if parts <= 1 {
+		softmaxRowRange(log, y, x, n, 0, rows)
+		return
+	}
+	t := softmaxTasks.Get().(*softmaxTask)
+	*t = softmaxTask{log: log, y: y, x: x, rows: rows, n: n, parts: parts}
+	c.Parallel(parts, t)
+	*t = softmaxTask{}
+	softmaxTasks.Put(t)
+}
+
+func softmaxRowRange(log bool, y, x []float32, n, r0, r1 int) {
+	for r := r0; r < r1; r++ {
+		xs, ys := x[r*n:(r+1)*n], y[r*n:(r+1)*n]
+		m := kernels.Max(xs)
+		s := kernels.ExpShiftSum(ys, xs, m)
+		if log {
+			kernels.BinaryScalar(kernels.Sub, ys, xs, m)
+			kernels.BinaryScalar(kernels.Sub, ys, ys, float32(math.Log(float64(s))))
+			continue
+		}
+		kernels.BinaryScalar(kernels.Mul, ys, ys, float32(1/float64(s)))
+	}
+}
+
+type softmaxTask struct {
+	log            bool
+	y, x           []float32
+	rows, n, parts int
+}
+
+var softmaxTasks = sync.Pool{New: func() any { return new(softmaxTask) }}
+
+func (t *softmaxTask) Part(i int) {
+	softmaxRowRange(t.log, t.y, t.x, t.n, i*t.rows/t.parts, (i+1)*t.rows/t.parts)
 }
 
 func softmaxRun[F redFloat](kind softKind, y, x []F, outer, n, inner int, sc *Scratch) {

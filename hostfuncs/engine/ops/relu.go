@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/kernels"
 	"github.com/wasmgate/wasmgate/hostfuncs/fault"
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
 )
@@ -26,7 +27,7 @@ func reluSchemas() []Schema {
 
 func buildRelu(*graph.Node, int64) (Kernel, error) { return KernelFunc(relu), nil }
 
-func relu(_ context.Context, in, out []*tensor.Tensor) error {
+func relu(ctx context.Context, in, out []*tensor.Tensor) error {
 	x := in[0]
 	y, err := Output(out[0], x.DType, x.Shape)
 	if err != nil {
@@ -35,7 +36,7 @@ func relu(_ context.Context, in, out []*tensor.Tensor) error {
 	out[0] = y
 	switch x.DType {
 	case tensor.Float32:
-		reluOf(tensor.Values[float32](y), tensor.Values[float32](x))
+		ewF32Unary(ctx, kernels.Relu, tensor.Values[float32](y), tensor.Values[float32](x))
 	case tensor.Float64:
 		reluOf(tensor.Values[float64](y), tensor.Values[float64](x))
 	case tensor.Int8:

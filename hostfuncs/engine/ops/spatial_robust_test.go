@@ -34,7 +34,7 @@ func TestSpatialNoPanics(t *testing.T) {
 	valid := map[string][]string{
 		"auto_pad": {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"}, "mode": {"nearest", "linear", "cubic", "avg", "max", "bilinear", "bicubic"},
 		"coordinate_transformation_mode": {"half_pixel", "align_corners", "asymmetric", "tf_crop_and_resize", "pytorch_half_pixel", "half_pixel_symmetric", "output_half_pixel"},
-		"nearest_mode": {"floor", "ceil", "round_prefer_floor"}, "keep_aspect_ratio_policy": {"stretch", "not_larger", "not_smaller"},
+		"nearest_mode":                   {"floor", "ceil", "round_prefer_floor"}, "keep_aspect_ratio_policy": {"stretch", "not_larger", "not_smaller"},
 		"padding_mode": {"zeros", "border", "reflection"},
 	}
 	randFloat := func() float64 {

@@ -1,0 +1,279 @@
+package ops
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/kernels"
+)
+
+// convF32 is float32 Conv, the engine's one entry point for it. Each
+// (image, group) takes one of three paths:
+//
+//   - depthwise (one input channel per group, 2-D): a direct kernel,
+//     kernels.ConvRows, on a zero-padded copy of the channel; no lowering
+//     and no one-row GEMM;
+//   - 1×1, unit strides, no padding: one GEMM on the NCHW layout as it is
+//     (filters × channels·positions), no lowering at all;
+//   - otherwise im2col into the run's scratch, a band of output rows at a
+//     time, and a GEMM of the group's filters by it. In 2-D the group's
+//     channels are first copied once, zero-padded and split by column
+//     stride (padPlanes), so that every row of the lowered matrix is a run
+//     of contiguous copies whatever the padding and stride.
+//
+// The bias is added by the GEMM kernels as they store the output
+// (kernels.SgemmBias) or by the direct kernel, never in a pass of its own.
+// The GEMMs and the lowering split over the compute pool when cores are
+// free (ComputeFrom); small problems stay on the calling goroutine.
+func convF32(ctx context.Context, sc *Scratch, p *convProblem, x, w, b, y []float32) error {
+	g := p.g
+	cg, mg := p.c/p.groups, p.m/p.groups
+	inSize, outSize, rows := g.inSize(), g.outSize(), cg*g.kSize()
+	if outSize == 0 || len(y) == 0 {
+		return nil
+	}
+	cmp := ComputeFrom(ctx)
+	if g.nd == 2 && cg == 1 && p.groups > 1 {
+		return convDepthwise(ctx, cmp, sc, p, x, w, b, y)
+	}
+	direct := g.kSize() == 1
+	for i := range g.nd {
+		direct = direct && g.s[i] == 1 && g.pb[i] == 0 && g.pe[i] == 0
+	}
+	rowLen := outSize / g.o[0] // output positions per index of the first spatial axis
+	band := min(g.o[0], max(1, p.colBudget/max(1, rows*rowLen)))
+	var col []float32
+	var pads padPlanes
+	if !direct {
+		col = ScratchSlice[float32](sc, rows*band*rowLen)
+		if g.nd == 2 {
+			// The group's channels, padded once per image and lowered band
+			// by band from there. Only the interiors are written later, so
+			// the padding is zeroed once.
+			pads = newPadPlanes(g)
+			pads.parts = cg
+			pads.buf = ScratchSlice[float32](sc, pads.size*cg)
+			clear(pads.buf)
+		}
+	}
+	for n := range p.n {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("Conv: %w", err)
+		}
+		for gi := range p.groups {
+			xg := x[(n*p.c+gi*cg)*inSize : (n*p.c+(gi+1)*cg)*inSize]
+			wg := w[gi*mg*rows : (gi+1)*mg*rows]
+			yg := y[(n*p.m+gi*mg)*outSize : (n*p.m+(gi+1)*mg)*outSize]
+			var bg []float32
+			if b != nil {
+				bg = b[gi*mg : (gi+1)*mg]
+			}
+			if direct {
+				kernels.SgemmBias(cmp.Pool(), cmp.Threads(), false, false, mg, outSize, cg, 1, wg, cg, xg, inSize, 0, yg, outSize, bg)
+				continue
+			}
+			if g.nd == 2 {
+				for c := range cg {
+					pads.fill(pads.slot(c), xg[c*inSize:(c+1)*inSize], g)
+				}
+			}
+			for o0 := 0; o0 < g.o[0]; o0 += band {
+				o1 := min(o0+band, g.o[0])
+				cols := (o1 - o0) * rowLen
+				if g.nd == 2 {
+					im2col2D(cmp, col[:rows*cols], g, o0, o1, pads)
+				} else {
+					im2col(col[:rows*cols], xg, g, cg, o0, o1)
+				}
+				kernels.SgemmBias(cmp.Pool(), cmp.Threads(), false, false, mg, cols, rows, 1, wg, rows, col, cols, 0, yg[o0*rowLen:], outSize, bg)
+			}
+		}
+	}
+	return nil
+}
+
+// padPlanes is the layout of one input channel zero-padded and split into
+// the phases of the column stride: phase q holds padded columns q, q+s,
+// q+2s... so that a strided window's row is a contiguous run in one phase.
+// A 2-D lowering then copies contiguous runs, and the direct kernel reads
+// them, whatever the stride and padding.
+type padPlanes struct {
+	ph, pw, qw, s1 int // padded height and width; phase width; column stride
+	size           int // elements per padded channel, with the kernels' slack
+	buf            []float32
+	parts          int // channels buf has room for
+}
+
+func newPadPlanes(g *geometry) padPlanes {
+	ph, pw := g.in[0]+g.pb[0]+g.pe[0], g.in[1]+g.pb[1]+g.pe[1]
+	s1 := g.s[1]
+	qw := (pw + s1 - 1) / s1
+	return padPlanes{ph: ph, pw: pw, qw: qw, s1: s1, size: s1*ph*qw + kernels.ConvSlack}
+}
+
+// slot is the buffer of padded channel i (of parts), zeroed once: fill
+// writes only the interior, so the padding stays zero from channel to
+// channel.
+func (pp *padPlanes) slot(i int) []float32 {
+	return pp.buf[i*pp.size : (i+1)*pp.size]
+}
+
+// fill copies channel xc (in0 × in1) into buf's interior.
+func (pp *padPlanes) fill(buf, xc []float32, g *geometry) {
+	h, w := g.in[0], g.in[1]
+	plane := pp.ph * pp.qw
+	for i := range h {
+		row := xc[i*w : (i+1)*w]
+		pr := (i + g.pb[0]) * pp.qw
+		if pp.s1 == 1 {
+			copy(buf[pr+g.pb[1]:pr+g.pb[1]+w], row)
+			continue
+		}
+		// Phase q takes the columns j with (j + pb) % s == q, which land
+		// at consecutive positions (j + pb) / s of its row.
+		for q := range pp.s1 {
+			j := ((q-g.pb[1])%pp.s1 + pp.s1) % pp.s1
+			if j >= w {
+				continue
+			}
+			d := buf[q*plane+pr+(j+g.pb[1])/pp.s1:][:(w-j+pp.s1-1)/pp.s1]
+			for k := range d {
+				d[k] = row[j+k*pp.s1]
+			}
+		}
+	}
+}
+
+// offset is where kernel element (r, k) of output row oh starts in a
+// padded channel.
+func (pp *padPlanes) offset(g *geometry, oh, r, k int) int {
+	c := k * g.d[1]
+	return (c%pp.s1)*pp.ph*pp.qw + (oh*g.s[0]+r*g.d[0])*pp.qw + c/pp.s1
+}
+
+// im2col2D is im2col for 2-D inputs from the padded channels: every row
+// of the lowered matrix (a channel and kernel element) is a run of
+// contiguous copies, one per output row. Rows are split over the compute
+// pool when the copy is large.
+func im2col2D(cmp *kernels.Compute, col []float32, g *geometry, o0, o1 int, pp padPlanes) {
+	rows := pp.parts * g.k[0] * g.k[1]
+	parts := min(rows, cmp.Split(len(col), splitElems))
+	if parts <= 1 {
+		im2colRows(col, g, o0, o1, &pp, 0, rows)
+		return
+	}
+	t := im2colTasks.Get().(*im2colTask)
+	*t = im2colTask{col: col, g: *g, o0: o0, o1: o1, pp: pp, rows: rows, parts: parts}
+	cmp.Parallel(parts, t)
+	*t = im2colTask{}
+	im2colTasks.Put(t)
+}
+
+type im2colTask struct {
+	col                 []float32
+	g                   geometry
+	o0, o1, rows, parts int
+	pp                  padPlanes
+}
+
+var im2colTasks = sync.Pool{New: func() any { return new(im2colTask) }}
+
+func (t *im2colTask) Part(i int) {
+	im2colRows(t.col, &t.g, t.o0, t.o1, &t.pp, i*t.rows/t.parts, (i+1)*t.rows/t.parts)
+}
+
+// im2colRows writes rows [r0, r1) of the lowered matrix for output rows
+// [o0, o1).
+func im2colRows(col []float32, g *geometry, o0, o1 int, pp *padPlanes, r0, r1 int) {
+	kh, kw, ow := g.k[0], g.k[1], g.o[1]
+	cols := (o1 - o0) * ow
+	step := g.s[0] * pp.qw
+	for row := r0; row < r1; row++ {
+		c, r, k := row/(kh*kw), row/kw%kh, row%kw
+		buf := pp.slot(c)
+		dst := col[row*cols:][:cols]
+		src := pp.offset(g, o0, r, k)
+		for oh := range o1 - o0 {
+			d, s := dst[oh*ow:(oh+1)*ow], buf[src+oh*step:src+oh*step+ow]
+			if ow >= 16 {
+				copy(d, s)
+				continue
+			}
+			for j, v := range s {
+				d[j] = v
+			}
+		}
+	}
+}
+
+// convDepthwise computes a convolution with one input channel per group
+// (depthwise; M/G output channels per input channel) directly: each input
+// channel is padded once, then each of its output channels is
+// kernels.ConvRows over the output rows, with the bias as the start
+// value. Channels split over the compute pool.
+func convDepthwise(ctx context.Context, cmp *kernels.Compute, sc *Scratch, p *convProblem, x, w, b, y []float32) error {
+	g := p.g
+	mult := p.m / p.groups
+	work := p.n * p.m * g.outSize() * g.kSize() * 2
+	parts := min(p.n*p.c, cmp.Split(work, splitFlops))
+	pp := newPadPlanes(g)
+	pp.parts = max(parts, 1)
+	pp.buf = ScratchSlice[float32](sc, pp.size*pp.parts)
+	offs := ScratchSlice[int32](sc, g.kSize())
+	for r := range g.k[0] {
+		for k := range g.k[1] {
+			offs[r*g.k[1]+k] = int32(pp.offset(g, 0, r, k))
+		}
+	}
+	d := dwConv{g: *g, pp: pp, offs: offs, x: x, w: w, b: b, y: y, mult: mult, planes: p.n * p.c, c: p.c, parts: parts}
+	if parts <= 1 {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("Conv: %w", err)
+		}
+		d.planesRange(pp.slot(0), 0, d.planes)
+		return nil
+	}
+	t := dwTasks.Get().(*dwConv)
+	*t = d
+	cmp.Parallel(parts, t)
+	*t = dwConv{}
+	dwTasks.Put(t)
+	return nil
+}
+
+type dwConv struct {
+	g                      geometry
+	pp                     padPlanes
+	offs                   []int32
+	x, w, b, y             []float32
+	mult, planes, c, parts int
+}
+
+var dwTasks = sync.Pool{New: func() any { return new(dwConv) }}
+
+func (d *dwConv) Part(i int) {
+	d.planesRange(d.pp.slot(i), i*d.planes/d.parts, (i+1)*d.planes/d.parts)
+}
+
+// planesRange computes the output channels of input planes [p0, p1)
+// (plane = image·C + channel).
+func (d *dwConv) planesRange(buf []float32, p0, p1 int) {
+	g := &d.g
+	inSize, outSize, taps := g.inSize(), g.outSize(), g.kSize()
+	oh, ow := g.o[0], g.o[1]
+	clear(buf)
+	for pl := p0; pl < p1; pl++ {
+		img, ch := pl/d.c, pl%d.c
+		d.pp.fill(buf, d.x[pl*inSize:(pl+1)*inSize], g)
+		for j := range d.mult {
+			oc := ch*d.mult + j
+			var bias float32
+			if d.b != nil {
+				bias = d.b[oc]
+			}
+			yo := d.y[(img*d.c*d.mult+oc)*outSize:][:outSize]
+			kernels.ConvRows(oh, ow, yo, ow, buf, g.s[0]*d.pp.qw, d.offs, d.w[oc*taps:(oc+1)*taps], bias)
+		}
+	}
+}

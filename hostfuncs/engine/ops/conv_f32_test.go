@@ -1,0 +1,142 @@
+package ops
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/matryer/is"
+
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/kernels"
+	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
+)
+
+// TestConvF32Paths runs float32 Conv through each of its paths (depthwise
+// direct, 1×1 without lowering, the 2-D lowering, the generic lowering of
+// other ranks) on random layers and compares with the float64 path on the
+// same values, single-threaded and split over a compute pool, with and
+// without bias, with tiny lowering bands.
+func TestConvF32Paths(t *testing.T) {
+	cmp := kernels.NewCompute(3)
+	defer cmp.Close()
+	cases := []struct {
+		name  string
+		x, w  []int
+		attrs []*graph.Attr
+	}{
+		{"depthwise3x3", []int{2, 8, 13, 11}, []int{8, 1, 3, 3}, []*graph.Attr{graph.IntAttr("group", 8), graph.IntsAttr("pads", 1, 1, 1, 1)}},
+		{"depthwise3x3s2", []int{1, 6, 15, 16}, []int{6, 1, 3, 3}, []*graph.Attr{graph.IntAttr("group", 6), graph.IntsAttr("pads", 1, 1, 1, 1), graph.IntsAttr("strides", 2, 2)}},
+		{"depthwise5x5s3dil", []int{1, 4, 20, 23}, []int{4, 1, 5, 5}, []*graph.Attr{graph.IntAttr("group", 4), graph.IntsAttr("pads", 2, 0, 3, 1), graph.IntsAttr("strides", 3, 2), graph.IntsAttr("dilations", 1, 2)}},
+		{"depthwise_mult2_same", []int{1, 3, 9, 200}, []int{6, 1, 3, 3}, []*graph.Attr{graph.IntAttr("group", 3), graph.StringAttr("auto_pad", "SAME_UPPER")}},
+		{"depthwise1x7", []int{1, 5, 4, 37}, []int{5, 1, 1, 7}, []*graph.Attr{graph.IntAttr("group", 5), graph.IntsAttr("pads", 0, 3, 0, 3)}},
+		{"pointwise", []int{2, 16, 9, 7}, []int{12, 16, 1, 1}, nil},
+		{"pointwise_grouped", []int{1, 16, 9, 7}, []int{12, 16 / 4, 1, 1}, []*graph.Attr{graph.IntAttr("group", 4)}},
+		{"pointwise_strided", []int{1, 8, 9, 7}, []int{4, 8, 1, 1}, []*graph.Attr{graph.IntsAttr("strides", 2, 2)}},
+		{"3x3", []int{2, 5, 12, 14}, []int{7, 5, 3, 3}, []*graph.Attr{graph.IntsAttr("pads", 1, 1, 1, 1)}},
+		{"7x7s2", []int{1, 3, 30, 31}, []int{8, 3, 7, 7}, []*graph.Attr{graph.IntsAttr("pads", 3, 3, 3, 3), graph.IntsAttr("strides", 2, 2)}},
+		{"3x3s3dil2_asym", []int{1, 4, 25, 19}, []int{6, 4, 3, 3}, []*graph.Attr{graph.IntsAttr("pads", 0, 2, 1, 0), graph.IntsAttr("strides", 3, 1), graph.IntsAttr("dilations", 2, 2)}},
+		{"grouped3x3", []int{1, 8, 10, 10}, []int{8, 2, 3, 3}, []*graph.Attr{graph.IntAttr("group", 4), graph.IntsAttr("pads", 1, 1, 1, 1)}},
+		{"1d", []int{2, 3, 40}, []int{4, 3, 5}, []*graph.Attr{graph.IntsAttr("pads", 2, 2), graph.IntsAttr("strides", 2)}},
+		{"3d", []int{1, 2, 6, 5, 7}, []int{3, 2, 2, 3, 2}, []*graph.Attr{graph.IntsAttr("pads", 1, 0, 1, 0, 1, 0)}},
+	}
+	r := rand.New(rand.NewPCG(41, 42))
+	for _, tc := range cases {
+		for _, withBias := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/bias=%v", tc.name, withBias), func(t *testing.T) {
+				is := is.New(t)
+				n := &graph.Node{Name: "c", OpType: "Conv", Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"}, Attrs: graph.Attrs(tc.attrs...)}
+				k, err := buildConv(n, 11)
+				is.NoErr(err)
+				x32, w32, b32 := randF32(r, tc.x...), randF32(r, tc.w...), randF32(r, tc.w[0])
+				in32 := []*tensor.Tensor{x32, w32, b32}
+				in64 := []*tensor.Tensor{to64(x32), to64(w32), to64(b32)}
+				if !withBias {
+					in32, in64 = in32[:2], in64[:2]
+				}
+				want := make([]*tensor.Tensor, 1)
+				is.NoErr(k.Run(context.Background(), in64, want))
+				for _, mode := range []string{"serial", "pool", "tinybands"} {
+					kk := k.(conv)
+					ctx := context.Background()
+					var sc Scratch
+					switch mode {
+					case "pool":
+						ctx = WithCompute(ctx, cmp)
+					case "tinybands":
+						kk.colBudget = 40
+					}
+					ctx = WithScratch(ctx, &sc)
+					got := make([]*tensor.Tensor, 1)
+					for range 2 { // the second run reuses the output and grown scratch
+						sc.Reset()
+						is.NoErr(kk.Run(ctx, in32, got))
+					}
+					g, w := tensor.Values[float32](got[0]), tensor.Values[float64](want[0])
+					is.Equal([]int(got[0].Shape), []int(want[0].Shape))
+					kSize := tc.w[1]
+					for _, d := range tc.w[2:] {
+						kSize *= d
+					}
+					for i := range w {
+						if math.Abs(float64(g[i])-w[i]) > 1e-5*float64(kSize) {
+							t.Fatalf("%s: y[%d] = %v, want %v", mode, i, g[i], w[i])
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+func to64(t *tensor.Tensor) *tensor.Tensor {
+	v := tensor.Values[float32](t)
+	d := make([]float64, len(v))
+	for i, e := range v {
+		d[i] = float64(e)
+	}
+	return tensor.MustFrom([]int(t.Shape), d)
+}
+
+// TestConvF32DoesNotAllocate runs each benchmark layer twice on warm
+// scratch, serially and on a pool, and counts allocations.
+func TestConvF32DoesNotAllocate(t *testing.T) {
+	if raceOn {
+		t.Skip("sync.Pool drops items at random under the race detector")
+	}
+	is := is.New(t)
+	cmp := kernels.NewCompute(2)
+	defer cmp.Close()
+	small := []convBenchCase{
+		{"dw", []int{1, 8, 20, 20}, []int{8, 1, 3, 3}, 8, 1, 1},
+		{"3x3", []int{1, 8, 20, 20}, []int{16, 8, 3, 3}, 1, 1, 1},
+		{"1x1", []int{1, 64, 20, 20}, []int{64, 64, 1, 1}, 1, 1, 0},
+		{"s2", []int{1, 3, 40, 40}, []int{16, 3, 7, 7}, 1, 2, 3},
+	}
+	for _, c := range small {
+		k, err := buildConv(convBenchNode(c), 11)
+		is.NoErr(err)
+		r := rand.New(rand.NewPCG(1, 2))
+		in := []*tensor.Tensor{randF32(r, c.x...), randF32(r, c.w...), randF32(r, c.w[0])}
+		out := make([]*tensor.Tensor, 1)
+		for _, withPool := range []bool{false, true} {
+			var sc Scratch
+			ctx := context.Background()
+			if withPool {
+				ctx = WithCompute(ctx, cmp)
+			}
+			ctx = WithScratch(ctx, &sc)
+			run := func() {
+				sc.Reset()
+				is.NoErr(k.Run(ctx, in, out))
+			}
+			run()
+			run()
+			if a := testing.AllocsPerRun(10, run); a != 0 {
+				t.Errorf("%s (pool %v): %v allocations per run", c.name, withPool, a)
+			}
+		}
+	}
+}

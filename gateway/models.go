@@ -276,7 +276,7 @@ func (l *loader) build(ctx context.Context, def modelDef) (m *model, err error) 
 		if err != nil {
 			return nil, fault.Errorf(fault.KindOf(err), "core: %w", err)
 		}
-		plan, err := exec.Compile(g, exec.WithMaxIdleStates(poolSize))
+		plan, err := exec.Compile(g, exec.WithMaxIdleStates(poolSize), exec.WithCompute(l.srv.compute))
 		if err != nil {
 			return nil, fault.Errorf(fault.KindOf(err), "core: %w", err)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/gateway/auth"
 	"github.com/wasmgate/wasmgate/gateway/registry"
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/kernels"
 	"github.com/wasmgate/wasmgate/modules"
 	"github.com/wasmgate/wasmgate/modules/store"
 )
@@ -35,6 +36,10 @@ type Server struct {
 	keys    *auth.Keys
 	store   *store.Store // nil when uploads are disabled (no API keys)
 	stats   *stats
+	// compute shares the cores between the models' engine runs: a lone
+	// request spreads its operators over all of them, concurrent ones
+	// split them.
+	compute *kernels.Compute
 
 	started  atomic.Bool // the startup loads have finished
 	draining atomic.Bool // shutdown has begun
@@ -77,11 +82,12 @@ func New(ctx context.Context, cfg Config, version string, log *slog.Logger) (*Se
 	if poolSize == 0 {
 		poolSize = runtime.GOMAXPROCS(0)
 	}
-	s := &Server{cfg: cfg, version: version, log: log, rt: rt, keys: keys, stats: newStats()}
+	s := &Server{cfg: cfg, version: version, log: log, rt: rt, keys: keys, stats: newStats(), compute: kernels.NewCompute(runtime.GOMAXPROCS(0))}
 	s.bodies.New = func() any { return new(bytes.Buffer) }
 	s.responses.New = func() any { b := make([]byte, 0, 4<<10); return &b }
 	fail := func(err error) (*Server, error) {
 		_ = rt.Close(ctx)
+		s.compute.Close()
 		return nil, err
 	}
 	if keys.Enabled() {
@@ -169,6 +175,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	if e := s.rt.Close(shCtx); e != nil {
 		s.log.Warn("shutdown: closing the Wasm runtime", "err", e)
 	}
+	s.compute.Close()
 	s.log.Info("wasmgate stopped")
 	return err
 }
@@ -195,4 +202,5 @@ func (s *Server) loadAll(ctx context.Context) {
 func (s *Server) Close(ctx context.Context) {
 	s.reg.Close(ctx)
 	_ = s.rt.Close(ctx)
+	s.compute.Close()
 }

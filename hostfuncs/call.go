@@ -51,6 +51,7 @@ type Call struct {
 	lastErr string
 	logged  int // bytes logged by this call
 	muted   bool
+	moved   Transfers
 }
 
 // MaxLogBytesPerCall caps what one guest call may write to the server log
@@ -140,6 +141,7 @@ func (c *Call) Release() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.handles, c.sizes, c.used, c.lastErr = nil, nil, 0, ""
+	c.moved = Transfers{}
 }
 
 // UsedBytes is the host memory the call's guest holds through handles.

@@ -210,6 +210,7 @@ func hostTensorPut(ctx context.Context, m api.Module, stack []uint64) {
 		ret(stack, c.fail("tensor_put", invalid(err)))
 		return
 	}
+	c.countPut(len(raw))
 	ret(stack, c.handleOrFail("tensor_put", list[0].Tensor))
 }
 
@@ -246,6 +247,7 @@ func hostTensorRead(ctx context.Context, m api.Module, stack []uint64) {
 		return
 	}
 	k := copy(view(m, "tensor_read", ptr, n), data[off:])
+	c.countRead(k)
 	stack[0] = uint64(int64(k))
 }
 

@@ -29,9 +29,9 @@ type instance struct {
 	stdio  *tailWriter
 
 	abiVersion, input, describeFn, run, output api.Function
-	stack                                     [2]uint64
-	enc                                       []byte // reused input encoding buffer
-	accounted                                 int64  // memory counted for it by its pool
+	stack                                      [2]uint64
+	enc                                        []byte // reused input encoding buffer
+	accounted                                  int64  // memory counted for it by its pool
 }
 
 // instantiate creates an instance, running its start functions within the
@@ -120,18 +120,22 @@ func (in *instance) describe(ctx context.Context) ([]byte, error) {
 
 // call runs the module on in. healthy reports whether the instance may be
 // reused: false after any trap, timeout, ABI breach or failure status.
-func (in *instance) call(ctx context.Context, inputs []tensor.Named) (out []tensor.Named, healthy bool, err error) {
+func (in *instance) call(ctx context.Context, inputs []tensor.Named, ct *callTrace) (out []tensor.Named, healthy bool, err error) {
 	in.stdio.reset()
 	caller := in.caller
 	caller.QuotaBytes = in.limits.QuotaBytes
 	hc := hostfuncs.NewCall(caller)
 	defer hc.Release()
+	if ct != nil {
+		defer func() { ct.finish(hc, inputs, out, len(in.enc), in.limits.InlineBytes) }()
+	}
 	ctx = wasinn.WithCall(hostfuncs.WithCall(ctx, hc), hc, in.nn)
 	enc, err := abi.AppendTensorListHeld(in.enc[:0], inputs, in.limits.InlineBytes, hc)
 	if err != nil {
 		return nil, true, fault.Errorf(fault.Invalid, "module %s: cannot encode inputs: %w", in.m.name, err)
 	}
 	in.enc = enc
+	ct.lap(phaseEncode)
 	if limit := in.limits.maxInputBytes(); len(enc) > limit {
 		return nil, true, fault.Errorf(fault.TooLarge, "module %s: inputs of %d bytes exceed its limit of %d bytes (a quarter of its memory limit, WASMGATE_GUEST_MEMORY_LIMIT)", in.m.name, len(enc), limit)
 	}
@@ -148,15 +152,20 @@ func (in *instance) call(ctx context.Context, inputs []tensor.Named) (out []tens
 	if !in.mod.Memory().Write(ptr, enc) {
 		return nil, false, fault.Errorf(fault.ModuleFault, "module %s: input buffer at %#x length %d is outside its memory", in.m.name, ptr, len(enc))
 	}
+	ct.lap(phaseCopyIn)
 	status, err := in.callI32(ctx, in.run, uint64(ptr), uint64(len(enc)))
 	if err != nil {
 		return nil, false, err
 	}
+	ct.lap(phaseGuest)
 	var msg string
 	err = in.readOutput(ctx, func(b []byte) error {
 		if status != abi.StatusOK {
 			msg = clip(string(b))
 			return nil
+		}
+		if ct != nil {
+			ct.OutBytes += int64(len(b))
 		}
 		var derr error
 		out, derr = abi.DecodeTensorListHeld(b, hc)
@@ -168,6 +177,7 @@ func (in *instance) call(ctx context.Context, inputs []tensor.Named) (out []tens
 	if err != nil {
 		return nil, false, err
 	}
+	ct.lap(phaseCopyOut)
 	switch status {
 	case abi.StatusOK:
 		return out, true, nil

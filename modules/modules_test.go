@@ -491,3 +491,41 @@ func TestSlowCompileIsKilled(t *testing.T) {
 	is.Equal(fault.KindOf(err), fault.Invalid)
 	is.True(strings.Contains(err.Error(), "not a valid WebAssembly module"))
 }
+
+// A traced call accounts for its phases and the bytes it moved; a large
+// input goes by handle and is counted as held, not copied.
+func TestTraceAccountsForACall(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	rt, err := NewRuntime(ctx, Config{Limits: Limits{MemoryPages: 64}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	is.NoErr(err)
+	defer rt.Close(ctx)
+	p, err := NewPool(ctx, compile(t, rt, wasmgen.Guest{}), PoolConfig{Size: 1})
+	is.NoErr(err)
+	defer p.Close(ctx)
+
+	var tr Trace
+	tctx := WithTrace(ctx, &tr)
+	_, err = p.Call(tctx, xs(1, 2, 3))
+	is.NoErr(err)
+	got := tr.Totals()
+	is.Equal(got.Calls, 1)
+	is.Equal(got.InPayload, int64(12))  // three float32 inline
+	is.Equal(got.OutPayload, int64(12)) // echoed back
+	is.Equal(got.HeldIn, 0)
+	is.True(got.InBytes > got.InPayload && got.OutBytes > got.OutPayload) // headers and names
+	is.True(got.Guest > 0 && got.Encode+got.CopyIn+got.CopyOut > 0)
+
+	tr.Reset()
+	_, err = p.Call(tctx, xs(make([]float32, 2<<20)...))
+	is.NoErr(err)
+	got = tr.Totals()
+	is.Equal(got.HeldIn, 1)
+	is.Equal(got.InPayload, int64(0))
+
+	// Untraced calls add nothing.
+	tr.Reset()
+	_, err = p.Call(ctx, xs(1))
+	is.NoErr(err)
+	is.Equal(tr.Totals().Calls, 0)
+}

@@ -160,6 +160,11 @@ func (p *Pool) release(ctx context.Context, inst *instance, healthy bool) {
 // process-wide execution limit. An instance whose call failed in any way
 // other than a clean "invalid input" status is discarded.
 func (p *Pool) Call(ctx context.Context, inputs []tensor.Named) ([]tensor.Named, error) {
+	var ct *callTrace
+	if tr := traceFrom(ctx); tr != nil {
+		ct = &callTrace{sw: startStopwatch(true)}
+		defer func() { tr.add(&ct.TraceTotals) }()
+	}
 	ctx, done, err := p.m.rt.exec.Acquire(ctx, p.caller.Tenant)
 	if err != nil {
 		return nil, err
@@ -169,7 +174,8 @@ func (p *Pool) Call(ctx context.Context, inputs []tensor.Named) ([]tensor.Named,
 	if err != nil {
 		return nil, err
 	}
-	out, healthy, err := inst.call(ctx, inputs)
+	ct.lap(phaseWait)
+	out, healthy, err := inst.call(ctx, inputs, ct)
 	if healthy {
 		p.account(inst)
 	}

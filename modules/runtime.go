@@ -42,7 +42,7 @@ type Config struct {
 	// killed at CompileTimeout (see RunCompileChild). It needs a usable
 	// CacheDir; without one, compiles stay in process.
 	IsolateCompiles bool
-	Logger        *slog.Logger
+	Logger          *slog.Logger
 }
 
 // Defaults of Config.

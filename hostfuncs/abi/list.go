@@ -55,7 +55,7 @@ func AppendTensorListHeld(dst []byte, ts []tensor.Named, inlineLimit int, h Hand
 		if err != nil {
 			return dst, fmt.Errorf("abi: tensor %d %q: %w", i, clip(t.Name), err)
 		}
-		if h != nil && dataLen(t.Tensor) > inlineLimit {
+		if h != nil && DataLen(t.Tensor) > inlineLimit {
 			if held == nil {
 				held = make([]uint32, len(ts))
 			}
@@ -74,7 +74,7 @@ func AppendTensorListHeld(dst []byte, ts []tensor.Named, inlineLimit int, h Hand
 	dst = append(dst, Magic...)
 	dst = le.AppendUint32(dst, uint32(len(ts)))
 	for i, t := range ts {
-		code, n := uint32(t.DType), uint64(dataLen(t.Tensor))
+		code, n := uint32(t.DType), uint64(DataLen(t.Tensor))
 		if held != nil && held[i] != 0 {
 			code, n = code|HeldFlag, 4
 		}
@@ -128,7 +128,7 @@ func encodedSize(t tensor.Named) (int, error) {
 			return 0, fmt.Errorf("BYTES element %d is longer than 2^32-1 bytes", i)
 		}
 	}
-	data := dataLen(t.Tensor)
+	data := DataLen(t.Tensor)
 	return headSize(t) + data + padLen(data), nil
 }
 
@@ -138,7 +138,10 @@ func headSize(t tensor.Named) int {
 	return head + padLen(head)
 }
 
-func dataLen(t *tensor.Tensor) int {
+// DataLen is the size of t's data section in a tensor list: its bytes, or
+// for BYTES its length-prefixed elements. AppendTensorListHeld compares it
+// with the inline limit.
+func DataLen(t *tensor.Tensor) int {
 	if t.DType != tensor.Bytes {
 		return len(t.Data)
 	}

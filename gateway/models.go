@@ -276,7 +276,10 @@ func (l *loader) build(ctx context.Context, def modelDef) (m *model, err error) 
 		if err != nil {
 			return nil, fault.Errorf(fault.KindOf(err), "core: %w", err)
 		}
-		plan, err := exec.Compile(g, exec.WithMaxIdleStates(poolSize), exec.WithCompute(l.srv.compute))
+		plan, err := exec.Compile(g, exec.WithMaxIdleStates(poolSize), exec.WithCompute(l.srv.compute),
+			// An uploaded model's constants may not expand past what the
+			// model cache may hold at all.
+			exec.WithFoldBudget(int64(l.srv.cfg.MemoryBudget)))
 		if err != nil {
 			return nil, fault.Errorf(fault.KindOf(err), "core: %w", err)
 		}

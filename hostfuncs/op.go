@@ -41,6 +41,9 @@ func hostOp(ctx context.Context, m api.Module, stack []uint64) {
 		ret(stack, c.fail(fn, err))
 		return
 	}
+	// The operator's outputs and temporaries must fit what is left of the
+	// quota before they are allocated, not just when they are handed back.
+	ctx = ops.WithAllocBudget(ctx, ops.NewAllocBudget(c.QuotaBytes-c.UsedBytes()))
 	outs, err := RunOp(ctx, name, attrs, in, int(nOut))
 	if err != nil {
 		ret(stack, c.fail(fn, ranFailed(err)))
@@ -53,7 +56,7 @@ func hostOp(ctx context.Context, m api.Module, stack []uint64) {
 // engine implements) to host tensors, as a one-node graph through the same
 // registry and kernels models use. nil inputs are omitted optional ones.
 // It asks for nOut outputs, or for as many as the operator requires if that
-// is more.
+// is more. An ops.AllocBudget in ctx bounds what it allocates.
 func RunOp(ctx context.Context, opType string, attrs map[string]*graph.Attr, in []*tensor.Tensor, nOut int) ([]*tensor.Tensor, error) {
 	schema, err := ops.Default().Lookup(graph.DefaultDomain, opType, ops.MaxOpset)
 	if err != nil {
@@ -92,7 +95,11 @@ func RunOp(ctx context.Context, opType string, attrs map[string]*graph.Attr, in 
 		g.Outputs = append(g.Outputs, graph.ValueInfo{Name: name, UnknownRank: true})
 	}
 	g.Nodes = []*graph.Node{node}
-	plan, err := exec.Compile(&graph.Model{Opsets: map[string]int64{graph.DefaultDomain: ops.MaxOpset}, Graph: g}, exec.WithMaxIdleStates(0))
+	opts := []exec.Option{exec.WithMaxIdleStates(0)}
+	if b := ops.AllocBudgetFrom(ctx); b != nil {
+		opts = append(opts, exec.WithFoldBudget(max(b.Left(), 1))) // an operator without inputs folds at compile
+	}
+	plan, err := exec.Compile(&graph.Model{Opsets: map[string]int64{graph.DefaultDomain: ops.MaxOpset}, Graph: g}, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,9 @@ type graph struct {
 	inputs  []spec
 	outputs []spec
 	charge  int64 // host memory it holds
+	working int64 // of which the plan's run buffers, which compute allocates
+	// bounded: a guest-supplied graph runs under an allocation budget
+	bounded bool
 }
 
 // execCtx is an execution context: the inputs set and the outputs of the

@@ -17,6 +17,7 @@ import (
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/exec"
 	enginegraph "github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/onnx"
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/ops"
 	"github.com/wasmgate/wasmgate/hostfuncs/fault"
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
 )
@@ -207,15 +208,18 @@ func load(_ context.Context, c call, s *state, mem api.Memory, a []uint64) error
 		}
 		return err
 	}
-	plan, err := exec.Compile(m, exec.WithMaxIdleStates(1))
+	// Folding the guest's constants must fit the quota too.
+	plan, err := exec.Compile(m, exec.WithMaxIdleStates(1), exec.WithFoldBudget(max(room-int64(size), 1)))
 	if err != nil {
 		return err
 	}
 	g := &graph{
 		name: "onnx graph", known: true,
 		inputs: specsOfInfo(plan.InputInfo()), outputs: specsOfInfo(plan.OutputInfo()),
-		charge: max(int64(len(b)), plan.WeightsBytes()) + plan.WorkingBytes(),
-		run:    planRunner(plan),
+		charge:  max(int64(len(b)), plan.WeightsBytes()) + plan.WorkingBytes(),
+		working: plan.WorkingBytes(),
+		bounded: true,
+		run:     planRunner(plan),
 	}
 	h, err := s.addGraph(g, c.QuotaBytes)
 	if err != nil {
@@ -482,7 +486,13 @@ func compute(ctx context.Context, c call, s *state, _ api.Memory, a []uint64) er
 	}
 	s.dropOutputs(ec)
 	g, in := ec.g, append([]*tensor.Tensor(nil), ec.inputs...)
+	room := c.QuotaBytes - s.used
 	s.mu.Unlock()
+	if g.bounded {
+		// A guest's graph may not allocate past the quota while it runs;
+		// its run buffers are already charged at load.
+		ctx = ops.WithAllocBudget(ctx, ops.NewAllocBudget(max(room, 0)+g.working))
+	}
 	if g.known {
 		for i, sp := range g.inputs {
 			if !sp.optional && (i >= len(in) || in[i] == nil) {

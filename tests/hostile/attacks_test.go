@@ -149,7 +149,8 @@ func attacks(t *testing.T) []attack {
 			body: []byte(`{"inputs":[{"name":"x","datatype":"FP32","shape":[4194304],"data":[` + strings.TrimSuffix(strings.Repeat("0,", 4<<20), ",") + `]}]}`)},
 		{name: "WASI socket import", wasm: socket.Bytes(), uploadCode: 400, uploadMsg: "sock_accept"},
 		{name: "WASI filesystem import", wasm: filesystem.Bytes(), uploadCode: 400, uploadMsg: "path_open"},
-		{name: "panicking Go guest", wasm: panicker(t), codes: []int{500}, msg: "assignment to entry in nil map"},
+		{name: "panicking Go guest", wasm: goGuest(t, "panicker"), codes: []int{500}, msg: "assignment to entry in nil map"},
+		{name: "operator allocation bomb", wasm: goGuest(t, "opbomb"), codes: []int{500}, msg: "left of the host memory quota"},
 		{name: "guest flooding its pool", guest: wasmgen.Guest{Run: loop}, requests: 40, codes: []int{504, 503}},
 	}
 	for _, fn := range hostfuncs.Names() {
@@ -182,14 +183,14 @@ func logBounded(t *testing.T, s *server) {
 	}
 }
 
-// panicker builds the Go guest in testdata/panicker.
-func panicker(t *testing.T) []byte {
+// goGuest builds the Go guest in testdata/name.
+func goGuest(t *testing.T, name string) []byte {
 	t.Helper()
-	out := t.TempDir() + "/panicker.wasm"
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-o", out, "./testdata/panicker")
+	out := t.TempDir() + "/" + name + ".wasm"
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-o", out, "./testdata/"+name)
 	cmd.Env = append(cmd.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the panicking guest: %v\n%s", err, b)
+		t.Fatalf("building the %s guest: %v\n%s", name, err, b)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {

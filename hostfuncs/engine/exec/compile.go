@@ -21,6 +21,7 @@ type config struct {
 	maxIdle  int
 	registry *ops.Registry
 	compute  *kernels.Compute
+	fold     int64 // bytes constant folding may allocate; 0 is unbounded
 }
 
 // WithMaxIdleStates bounds how many warm run states the plan keeps between
@@ -37,6 +38,12 @@ func WithRegistry(r *ops.Registry) Option { return func(c *config) { c.registry 
 // worker pool only when fewer runs than cores are computing. Without it,
 // every kernel runs on the goroutine that called Run.
 func WithCompute(c *kernels.Compute) Option { return func(cfg *config) { cfg.compute = c } }
+
+// WithFoldBudget bounds the bytes constant folding may allocate while
+// compiling, so an untrusted model whose constants expand (a
+// ConstantOfShape of a huge constant shape) fails to compile with
+// fault.TooLarge instead of taking the memory. Unbounded by default.
+func WithFoldBudget(bytes int64) Option { return func(c *config) { c.fold = max(0, bytes) } }
 
 // node is a graph node during compilation.
 type node struct {
@@ -102,7 +109,11 @@ func Compile(m *graph.Model, opts ...Option) (*Plan, error) {
 			return nil, fault.Errorf(fault.Invalid, "graph output %q is not defined by any input, initializer or node", out.Name)
 		}
 	}
-	if order, err = inferAndFold(order, dtypes, consts); err != nil {
+	foldCtx := context.Background()
+	if cfg.fold > 0 {
+		foldCtx = ops.WithAllocBudget(foldCtx, ops.NewAllocBudget(cfg.fold))
+	}
+	if order, err = inferAndFold(foldCtx, order, dtypes, consts); err != nil {
 		return nil, err
 	}
 	order, consts = prune(order, consts, g.Outputs)
@@ -189,7 +200,7 @@ func sortNodes(nodes []*node, defined map[string]tensor.DType) ([]*node, error) 
 // dtypes; and it runs, once, every node whose inputs are all constants,
 // turning its outputs into constants (weights an exporter reshapes at run
 // time, Constant nodes). It returns the nodes left to run.
-func inferAndFold(order []*node, dtypes map[string]tensor.DType, consts map[string]*tensor.Tensor) ([]*node, error) {
+func inferAndFold(ctx context.Context, order []*node, dtypes map[string]tensor.DType, consts map[string]*tensor.Tensor) ([]*node, error) {
 	var rest []*node
 	for _, nd := range order {
 		inTypes := make([]tensor.DType, len(nd.n.Inputs))
@@ -216,7 +227,7 @@ func inferAndFold(order []*node, dtypes map[string]tensor.DType, consts map[stri
 			continue
 		}
 		out := make([]*tensor.Tensor, len(nd.n.Outputs))
-		if err := callKernel(context.Background(), nd.n, nd.kernel, in, out); err != nil {
+		if err := callKernel(ctx, nd.n, nd.kernel, in, out); err != nil {
 			return nil, fmt.Errorf("evaluating constant inputs: %w", err)
 		}
 		for i, name := range nd.n.Outputs {

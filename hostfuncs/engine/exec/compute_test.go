@@ -33,7 +33,7 @@ func TestRunEntersCompute(t *testing.T) {
 				seen = ops.ComputeFrom(ctx)
 				running = seen.Running()
 				var err error
-				out[0], err = ops.Output(out[0], in[0].DType, in[0].Shape)
+				out[0], err = ops.Output(ctx, out[0], in[0].DType, in[0].Shape)
 				return err
 			}), nil
 		},

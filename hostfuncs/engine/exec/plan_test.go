@@ -217,10 +217,10 @@ func TestConstantAndInputOutputsAreCopies(t *testing.T) {
 // away mid-run would; countKernel counts its runs.
 type cancelKernel struct{ cancel context.CancelFunc }
 
-func (k cancelKernel) Run(_ context.Context, in, out []*tensor.Tensor) error {
+func (k cancelKernel) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	k.cancel()
 	var err error
-	out[0], err = ops.Output(out[0], in[0].DType, in[0].Shape)
+	out[0], err = ops.Output(ctx, out[0], in[0].DType, in[0].Shape)
 	return err
 }
 
@@ -236,10 +236,10 @@ func TestCancellationStopsBetweenNodes(t *testing.T) {
 	reg := ops.Default().
 		With("test", "Cancel", unary(func(*graph.Node, int64) (ops.Kernel, error) { return cancelKernel{cancel}, nil })).
 		With("test", "Count", unary(func(*graph.Node, int64) (ops.Kernel, error) {
-			return ops.KernelFunc(func(_ context.Context, in, out []*tensor.Tensor) error {
+			return ops.KernelFunc(func(ctx context.Context, in, out []*tensor.Tensor) error {
 				after++
 				var err error
-				out[0], err = ops.Output(out[0], in[0].DType, in[0].Shape)
+				out[0], err = ops.Output(ctx, out[0], in[0].DType, in[0].Shape)
 				return err
 			}), nil
 		}))
@@ -352,4 +352,18 @@ func TestSteadyStateAllocations(t *testing.T) {
 	if allocs > 5 {
 		t.Errorf("%v allocations per warm run", allocs)
 	}
+}
+
+// A model whose constants expand past the fold budget fails to compile
+// with TooLarge; within it, the same model compiles.
+func TestFoldBudget(t *testing.T) {
+	is := is.New(t)
+	m := reluModel(nd("ConstantOfShape", []string{"S"}, []string{"Z"}), nd("Identity", []string{"X"}, []string{"Y"}))
+	m.Graph.Initializers = map[string]*tensor.Tensor{"S": tensor.MustFrom(tensor.Shape{2}, []int64{1 << 14, 1 << 14})} // 1 GiB of float32
+	m.Graph.Outputs = append(m.Graph.Outputs, graph.ValueInfo{Name: "Z", DType: tensor.Float32})
+	_, err := exec.Compile(m, exec.WithFoldBudget(64<<20))
+	is.Equal(fault.KindOf(err), fault.TooLarge)
+	m.Graph.Initializers["S"] = tensor.MustFrom(tensor.Shape{2}, []int64{16, 16})
+	_, err = exec.Compile(m, exec.WithFoldBudget(64<<20))
+	is.NoErr(err)
 }

@@ -77,7 +77,7 @@ func (k add) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	if err != nil {
 		return fault.Errorf(fault.Invalid, "Add: %w", err)
 	}
-	c, err := Output(out[0], a.DType, outShape)
+	c, err := Output(ctx, out[0], a.DType, outShape)
 	if err != nil {
 		return err
 	}

@@ -92,8 +92,8 @@ func constantValue(n *graph.Node, a *graph.Attr) (*tensor.Tensor, error) {
 	return tensor.FromStrings(tensor.Shape{len(ss)}, ss)
 }
 
-func (c constant) Run(_ context.Context, _, out []*tensor.Tensor) error {
+func (c constant) Run(ctx context.Context, _, out []*tensor.Tensor) error {
 	var err error
-	out[0], err = copyInto(out[0], c.value, c.value.Shape)
+	out[0], err = copyInto(ctx, out[0], c.value, c.value.Shape)
 	return err
 }

@@ -312,7 +312,7 @@ func (k *ewBinary) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	if k.op.predicate() {
 		dt = tensor.Bool
 	}
-	c, err := Output(out[0], dt, outShape)
+	c, err := Output(ctx, out[0], dt, outShape)
 	if err != nil {
 		return err
 	}

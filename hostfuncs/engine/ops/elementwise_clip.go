@@ -79,7 +79,7 @@ func (k *ewClip) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 			return fault.Errorf(fault.Invalid, "Clip: bounds must be scalars, got shape %v", []int(b.Shape))
 		}
 	}
-	y, err := Output(out[0], x.DType, x.Shape)
+	y, err := Output(ctx, out[0], x.DType, x.Shape)
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func (k *ewPow) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	if err != nil {
 		return fault.Errorf(fault.Invalid, "Pow: %w", err)
 	}
-	z, err := Output(out[0], x.DType, outShape)
+	z, err := Output(ctx, out[0], x.DType, outShape)
 	if err != nil {
 		return err
 	}

@@ -62,7 +62,7 @@ func (k *ewPReluKernel) Run(ctx context.Context, in, out []*tensor.Tensor) error
 	if err != nil {
 		return fault.Errorf(fault.Invalid, "PRelu: %w", err)
 	}
-	y, err := Output(out[0], x.DType, x.Shape)
+	y, err := Output(ctx, out[0], x.DType, x.Shape)
 	if err != nil {
 		return err
 	}

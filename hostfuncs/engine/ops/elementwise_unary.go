@@ -92,7 +92,7 @@ func (k *ewUnary) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	if k.op == ewUIsNaN || k.op == ewUIsInf {
 		dt = tensor.Bool
 	}
-	y, err := Output(out[0], dt, x.Shape)
+	y, err := Output(ctx, out[0], dt, x.Shape)
 	if err != nil {
 		return err
 	}

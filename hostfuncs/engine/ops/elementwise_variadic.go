@@ -64,7 +64,7 @@ func (k *ewVariadicOp) Run(ctx context.Context, in, out []*tensor.Tensor) error 
 		}
 		shape = s
 	}
-	y, err := Output(out[0], dt, shape)
+	y, err := Output(ctx, out[0], dt, shape)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func ewWhereSchemas() []Schema {
 
 func ewBuildWhere(*graph.Node, int64) (Kernel, error) { return KernelFunc(ewWhere), nil }
 
-func ewWhere(_ context.Context, in, out []*tensor.Tensor) error {
+func ewWhere(ctx context.Context, in, out []*tensor.Tensor) error {
 	c, x, y := in[0], in[1], in[2]
 	if c.DType != tensor.Bool {
 		return fault.Errorf(fault.Invalid, "Where: condition is %s, not BOOL", c.DType.ONNXName())
@@ -44,7 +44,7 @@ func ewWhere(_ context.Context, in, out []*tensor.Tensor) error {
 	if err != nil {
 		return fault.Errorf(fault.Invalid, "Where: %w", err)
 	}
-	o, err := Output(out[0], x.DType, shape)
+	o, err := Output(ctx, out[0], x.DType, shape)
 	if err != nil {
 		return err
 	}

@@ -28,9 +28,9 @@ func identitySchemas() []Schema {
 }
 
 func buildIdentity(*graph.Node, int64) (Kernel, error) {
-	return KernelFunc(func(_ context.Context, in, out []*tensor.Tensor) error {
+	return KernelFunc(func(ctx context.Context, in, out []*tensor.Tensor) error {
 		var err error
-		out[0], err = copyInto(out[0], in[0], in[0].Shape)
+		out[0], err = copyInto(ctx, out[0], in[0], in[0].Shape)
 		return err
 	}), nil
 }

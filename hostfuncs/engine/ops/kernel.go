@@ -34,8 +34,9 @@ func (f KernelFunc) Run(ctx context.Context, in, out []*tensor.Tensor) error { r
 // Output returns a tensor of the given dtype and shape for an output slot,
 // reusing prev and its buffers when they are large enough so steady-state
 // runs do not allocate. The contents are garbage. shape is copied, so the
-// caller may pass a slice of a stack array.
-func Output(prev *tensor.Tensor, dt tensor.DType, shape []int) (*tensor.Tensor, error) {
+// caller may pass a slice of a stack array. A new allocation is charged to
+// ctx's AllocBudget, if any, and fails with fault.TooLarge past it.
+func Output(ctx context.Context, prev *tensor.Tensor, dt tensor.DType, shape []int) (*tensor.Tensor, error) {
 	n, ok := numElements(shape)
 	if !ok {
 		// Validate on a copy: its error formats the shape, which would
@@ -52,6 +53,9 @@ func Output(prev *tensor.Tensor, dt tensor.DType, shape []int) (*tensor.Tensor, 
 	if dt == tensor.Bytes {
 		t.Data = nil
 		if cap(t.Strings) < n {
+			if err := charge(ctx, int64(n)*sliceHeaderBytes, shape); err != nil {
+				return nil, err
+			}
 			t.Strings = make([][]byte, n)
 		}
 		t.Strings = t.Strings[:n]
@@ -60,10 +64,27 @@ func Output(prev *tensor.Tensor, dt tensor.DType, shape []int) (*tensor.Tensor, 
 	t.Strings = nil
 	size := n * dt.Size()
 	if cap(t.Data) < size {
+		if err := charge(ctx, int64(size), shape); err != nil {
+			return nil, err
+		}
 		t.Data = tensor.AlignedBytes(size)
 	}
 	t.Data = t.Data[:size]
 	return t, nil
+}
+
+// sliceHeaderBytes is what one BYTES element costs before its contents.
+const sliceHeaderBytes = 24
+
+// charge takes n bytes from the context's allocation budget, if it has one.
+// It runs only when Output must allocate, so steady-state runs skip the
+// context lookup.
+func charge(ctx context.Context, n int64, shape []int) error {
+	b := budgetFrom(ctx)
+	if b == nil || b.take(n) {
+		return nil
+	}
+	return fault.Errorf(fault.TooLarge, "an output of shape %v needs %d bytes, more than the %d left of the host memory quota", slices.Clone(shape), n, b.Left())
 }
 
 // numElements is tensor.Shape.NumElements without an error value.
@@ -83,8 +104,8 @@ func numElements(shape []int) (int, bool) {
 
 // copyInto makes dst a copy of src with the given shape (which must hold as
 // many elements), reusing dst's buffers.
-func copyInto(dst, src *tensor.Tensor, shape []int) (*tensor.Tensor, error) {
-	out, err := Output(dst, src.DType, shape)
+func copyInto(ctx context.Context, dst, src *tensor.Tensor, shape []int) (*tensor.Tensor, error) {
+	out, err := Output(ctx, dst, src.DType, shape)
 	if err != nil {
 		return nil, err
 	}

@@ -88,7 +88,7 @@ func matmul(ctx context.Context, in, out []*tensor.Tensor) error {
 	if err != nil {
 		return err
 	}
-	y, err := Output(out[0], a.DType, s.out)
+	y, err := Output(ctx, out[0], a.DType, s.out)
 	if err != nil {
 		return err
 	}

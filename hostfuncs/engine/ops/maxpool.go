@@ -70,14 +70,14 @@ func (k maxPool) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	}
 	var shapeBuf [tensor.MaxRank]int
 	shape := append(append(shapeBuf[:0], x.Shape[:2]...), geom.o[:geom.nd]...)
-	y, err := Output(out[0], x.DType, shape)
+	y, err := Output(ctx, out[0], x.DType, shape)
 	if err != nil {
 		return err
 	}
 	out[0] = y
 	var idx []int64
 	if k.indices {
-		ind, err := Output(out[1], tensor.Int64, shape)
+		ind, err := Output(ctx, out[1], tensor.Int64, shape)
 		if err != nil {
 			return err
 		}

@@ -221,19 +221,19 @@ func (k attention) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	} else {
 		ys = []int{g.b, g.hq, g.sq, g.dv}
 	}
-	if out[0], err = Output(out[0], q.DType, ys); err != nil {
+	if out[0], err = Output(ctx, out[0], q.DType, ys); err != nil {
 		return err
 	}
 	if k.wantPresentK {
-		if out[1], err = Output(out[1], q.DType, []int{g.b, g.hkv, g.total, g.d}); err != nil {
+		if out[1], err = Output(ctx, out[1], q.DType, []int{g.b, g.hkv, g.total, g.d}); err != nil {
 			return err
 		}
-		if out[2], err = Output(out[2], v.DType, []int{g.b, g.hkv, g.total, g.dv}); err != nil {
+		if out[2], err = Output(ctx, out[2], v.DType, []int{g.b, g.hkv, g.total, g.dv}); err != nil {
 			return err
 		}
 	}
 	if k.wantQK {
-		if out[3], err = Output(out[3], q.DType, []int{g.b, g.hq, g.sq, g.total}); err != nil {
+		if out[3], err = Output(ctx, out[3], q.DType, []int{g.b, g.hq, g.sq, g.total}); err != nil {
 			return err
 		}
 	}

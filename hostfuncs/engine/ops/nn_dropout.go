@@ -110,15 +110,15 @@ func (k dropout) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	var err error
 	random := training && ratio > 0
 	if !random {
-		if out[0], err = copyInto(out[0], x, x.Shape); err != nil {
+		if out[0], err = copyInto(ctx, out[0], x, x.Shape); err != nil {
 			return err
 		}
 		if len(out) > 1 {
-			return k.fullMask(sc, out, x)
+			return k.fullMask(ctx, sc, out, x)
 		}
 		return nil
 	}
-	y, err := Output(out[0], x.DType, x.Shape)
+	y, err := Output(ctx, out[0], x.DType, x.Shape)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func (k dropout) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 		if !k.maskBool {
 			mt = x.DType
 		}
-		if out[1], err = Output(out[1], mt, x.Shape); err != nil {
+		if out[1], err = Output(ctx, out[1], mt, x.Shape); err != nil {
 			return err
 		}
 	}
@@ -179,10 +179,10 @@ func (k dropout) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 }
 
 // fullMask sets the mask output to "everything kept".
-func (k dropout) fullMask(sc *Scratch, out []*tensor.Tensor, x *tensor.Tensor) error {
+func (k dropout) fullMask(ctx context.Context, sc *Scratch, out []*tensor.Tensor, x *tensor.Tensor) error {
 	var err error
 	if k.maskBool {
-		if out[1], err = Output(out[1], tensor.Bool, x.Shape); err != nil {
+		if out[1], err = Output(ctx, out[1], tensor.Bool, x.Shape); err != nil {
 			return err
 		}
 		for i := range out[1].Data {
@@ -190,7 +190,7 @@ func (k dropout) fullMask(sc *Scratch, out []*tensor.Tensor, x *tensor.Tensor) e
 		}
 		return nil
 	}
-	if out[1], err = Output(out[1], x.DType, x.Shape); err != nil {
+	if out[1], err = Output(ctx, out[1], x.DType, x.Shape); err != nil {
 		return err
 	}
 	keep := ScratchSlice[bool](sc, x.Len())

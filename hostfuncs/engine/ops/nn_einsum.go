@@ -258,7 +258,7 @@ func (k *einsum) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	for _, l := range p.out {
 		shape = append(shape, p.sizes[l])
 	}
-	y, err := Output(out[0], dt, shape)
+	y, err := Output(ctx, out[0], dt, shape)
 	if err != nil {
 		return err
 	}

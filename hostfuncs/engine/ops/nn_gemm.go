@@ -100,7 +100,7 @@ func (k gemm) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 			return err
 		}
 	}
-	y, err := Output(out[0], a.DType, []int{m, n})
+	y, err := Output(ctx, out[0], a.DType, []int{m, n})
 	if err != nil {
 		return err
 	}

@@ -122,7 +122,7 @@ func (k nllLoss) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	if err != nil {
 		return err
 	}
-	if out[0], err = k.output(out[0], x.DType, target.Shape); err != nil {
+	if out[0], err = k.output(ctx, out[0], x.DType, target.Shape); err != nil {
 		return err
 	}
 	sc := ScratchFrom(ctx)
@@ -132,11 +132,11 @@ func (k nllLoss) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	return lossNLL(k.lossAttrs, op, sc, &g, nnFloats[float32](sc, x), target, weight, out[0])
 }
 
-func (a lossAttrs) output(prev *tensor.Tensor, dt tensor.DType, targetShape tensor.Shape) (*tensor.Tensor, error) {
+func (a lossAttrs) output(ctx context.Context, prev *tensor.Tensor, dt tensor.DType, targetShape tensor.Shape) (*tensor.Tensor, error) {
 	if a.reduction == reduceNone {
-		return Output(prev, dt, targetShape)
+		return Output(ctx, prev, dt, targetShape)
 	}
-	return Output(prev, dt, nil)
+	return Output(ctx, prev, dt, nil)
 }
 
 // lossNLL computes the (weighted) negative log likelihood of logp, laid
@@ -209,11 +209,11 @@ func (k sceLoss) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	if err != nil {
 		return err
 	}
-	if out[0], err = k.output(out[0], x.DType, labels.Shape); err != nil {
+	if out[0], err = k.output(ctx, out[0], x.DType, labels.Shape); err != nil {
 		return err
 	}
 	if len(out) > 1 {
-		if out[1], err = Output(out[1], x.DType, x.Shape); err != nil {
+		if out[1], err = Output(ctx, out[1], x.DType, x.Shape); err != nil {
 			return err
 		}
 	}

@@ -107,7 +107,7 @@ func (k qconv) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	if k.linear {
 		dt = in[7].DType
 	}
-	y, err := Output(out[0], dt, shape)
+	y, err := Output(ctx, out[0], dt, shape)
 	if err != nil {
 		return err
 	}

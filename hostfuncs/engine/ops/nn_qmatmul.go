@@ -194,7 +194,7 @@ func matMulInteger(ctx context.Context, in, out []*tensor.Tensor) error {
 	if err != nil {
 		return err
 	}
-	y, err := Output(out[0], tensor.Int32, s.out)
+	y, err := Output(ctx, out[0], tensor.Int32, s.out)
 	if err != nil {
 		return err
 	}
@@ -238,7 +238,7 @@ func qlinearMatMul(ctx context.Context, in, out []*tensor.Tensor) error {
 	}
 	dt := in[7].DType
 	lo, hi, _ := quantRange(dt)
-	y, err := Output(out[0], dt, s.out)
+	y, err := Output(ctx, out[0], dt, s.out)
 	if err != nil {
 		return err
 	}

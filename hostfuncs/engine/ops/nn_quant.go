@@ -264,7 +264,7 @@ func (k quantizeLinear) Run(ctx context.Context, in, out []*tensor.Tensor) error
 	if err != nil {
 		return err
 	}
-	y, err := Output(out[0], dt, x.Shape)
+	y, err := Output(ctx, out[0], dt, x.Shape)
 	if err != nil {
 		return err
 	}
@@ -382,7 +382,7 @@ func (k dequantizeLinear) Run(ctx context.Context, in, out []*tensor.Tensor) err
 	if err != nil {
 		return err
 	}
-	y, err := Output(out[0], dt, x.Shape)
+	y, err := Output(ctx, out[0], dt, x.Shape)
 	if err != nil {
 		return err
 	}
@@ -412,7 +412,7 @@ func (k dequantizeLinear) Run(ctx context.Context, in, out []*tensor.Tensor) err
 
 // dynamicQuantizeLinear follows the reference step by step in float32, so
 // the scale, zero point and rounding ties agree with it exactly.
-func dynamicQuantizeLinear(_ context.Context, in, out []*tensor.Tensor) error {
+func dynamicQuantizeLinear(ctx context.Context, in, out []*tensor.Tensor) error {
 	x := in[0]
 	if x.DType != tensor.Float32 {
 		return fault.Errorf(fault.Unsupported, "DynamicQuantizeLinear of %s", x.DType.ONNXName())
@@ -431,13 +431,13 @@ func dynamicQuantizeLinear(_ context.Context, in, out []*tensor.Tensor) error {
 		zp = 0
 	}
 	var err error
-	if out[0], err = Output(out[0], tensor.Uint8, x.Shape); err != nil {
+	if out[0], err = Output(ctx, out[0], tensor.Uint8, x.Shape); err != nil {
 		return err
 	}
-	if out[1], err = Output(out[1], tensor.Float32, nil); err != nil {
+	if out[1], err = Output(ctx, out[1], tensor.Float32, nil); err != nil {
 		return err
 	}
-	if out[2], err = Output(out[2], tensor.Uint8, nil); err != nil {
+	if out[2], err = Output(ctx, out[2], tensor.Uint8, nil); err != nil {
 		return err
 	}
 	y := tensor.Values[uint8](out[0])

@@ -104,7 +104,7 @@ func (k rotaryEmbedding) Run(ctx context.Context, in, out []*tensor.Tensor) erro
 	} else if len(cs) != 3 || cs[0] != b || cs[1] != seq || cs[2] != half {
 		return fail("caches %v must be (%d, %d, %d) without position_ids", []int(cs), b, seq, half)
 	}
-	y, err := Output(out[0], x.DType, x.Shape)
+	y, err := Output(ctx, out[0], x.DType, x.Shape)
 	if err != nil {
 		return err
 	}

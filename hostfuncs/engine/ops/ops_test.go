@@ -301,23 +301,24 @@ func TestIdentityCopiesStrings(t *testing.T) {
 
 func TestOutputReusesBuffers(t *testing.T) {
 	is := is.New(t)
-	first, err := ops.Output(nil, tensor.Float32, []int{4, 4})
+	ctx := context.Background()
+	first, err := ops.Output(ctx, nil, tensor.Float32, []int{4, 4})
 	is.NoErr(err)
 	is.Equal(len(first.Data), 64)
-	second, err := ops.Output(first, tensor.Int8, []int{2, 3})
+	second, err := ops.Output(ctx, first, tensor.Int8, []int{2, 3})
 	is.NoErr(err)
 	is.True(second == first)                   // same tensor
 	is.True(&second.Data[0] == &first.Data[0]) // same buffer
 	is.Equal([]int(second.Shape), []int{2, 3}) // re-shaped
 	is.Equal(second.DType, tensor.Int8)
 	is.Equal(len(second.Data), 6)
-	bigger, err := ops.Output(second, tensor.Float64, []int{100})
+	bigger, err := ops.Output(ctx, second, tensor.Float64, []int{100})
 	is.NoErr(err)
 	is.Equal(len(bigger.Data), 800)
 	is.True(tensor.Aligned(bigger.Data, tensor.Float64))
-	_, err = ops.Output(nil, tensor.Float32, []int{1 << 20, 1 << 20})
+	_, err = ops.Output(ctx, nil, tensor.Float32, []int{1 << 20, 1 << 20})
 	is.Equal(fault.KindOf(err), fault.TooLarge)
-	strs, err := ops.Output(bigger, tensor.Bytes, []int{3})
+	strs, err := ops.Output(ctx, bigger, tensor.Bytes, []int{3})
 	is.NoErr(err)
 	is.Equal(len(strs.Strings), 3)
 	is.True(strs.Data == nil)
@@ -338,4 +339,21 @@ func TestScratch(t *testing.T) {
 	is.Equal(b[49], float32(1))
 	var none *ops.Scratch
 	is.Equal(len(ops.ScratchSlice[int8](none, 3)), 3)
+}
+
+func TestOutputChargesTheAllocationBudget(t *testing.T) {
+	is := is.New(t)
+	b := ops.NewAllocBudget(1000)
+	ctx := ops.WithAllocBudget(context.Background(), b)
+	first, err := ops.Output(ctx, nil, tensor.Float32, []int{100}) // 400 bytes
+	is.NoErr(err)
+	is.Equal(b.Left(), int64(600))
+	_, err = ops.Output(ctx, first, tensor.Float32, []int{50}) // reuses the buffer: free
+	is.NoErr(err)
+	is.Equal(b.Left(), int64(600))
+	_, err = ops.Output(ctx, nil, tensor.Float32, []int{1 << 28}) // 1 GiB: refused before allocating
+	is.Equal(fault.KindOf(err), fault.TooLarge)
+	is.Equal(b.Left(), int64(600))
+	_, err = ops.Output(ctx, nil, tensor.Bytes, []int{100}) // string headers count too
+	is.Equal(fault.KindOf(err), fault.TooLarge)
 }

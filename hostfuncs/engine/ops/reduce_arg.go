@@ -78,7 +78,7 @@ func (k argKernel) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 			shape = append(shape, 1)
 		}
 	}
-	y, err := Output(out[0], tensor.Int64, shape)
+	y, err := Output(ctx, out[0], tensor.Int64, shape)
 	if err != nil {
 		return err
 	}

@@ -220,7 +220,7 @@ func (k layerNormKernel) Run(ctx context.Context, in, out []*tensor.Tensor) erro
 	if k.rms {
 		ydt = scale.DType
 	}
-	y, err := Output(out[0], ydt, x.Shape)
+	y, err := Output(ctx, out[0], ydt, x.Shape)
 	if err != nil {
 		return err
 	}
@@ -263,7 +263,7 @@ func (k layerNormKernel) Run(ctx context.Context, in, out []*tensor.Tensor) erro
 		if i+1 >= len(out) || !k.want[i+1] {
 			continue
 		}
-		t, err := Output(out[i+1], k.stash, shape)
+		t, err := Output(ctx, out[i+1], k.stash, shape)
 		if err != nil {
 			return err
 		}
@@ -495,7 +495,7 @@ func (k batchNormKernel) Run(ctx context.Context, in, out []*tensor.Tensor) erro
 		}
 	}
 	scale, bias, mean, variance := p[0], p[1], p[2], p[3]
-	y, err := Output(out[0], x.DType, x.Shape)
+	y, err := Output(ctx, out[0], x.DType, x.Shape)
 	if err != nil {
 		return err
 	}
@@ -542,7 +542,7 @@ func (k batchNormKernel) Run(ctx context.Context, in, out []*tensor.Tensor) erro
 		if o > 2 {
 			dt = x.DType
 		}
-		t, err := Output(out[o], dt, shape[:])
+		t, err := Output(ctx, out[o], dt, shape[:])
 		if err != nil {
 			return err
 		}
@@ -695,7 +695,7 @@ func (k groupNormKernel) Run(ctx context.Context, in, out []*tensor.Tensor) erro
 	if err != nil {
 		return err
 	}
-	y, err := Output(out[0], x.DType, x.Shape)
+	y, err := Output(ctx, out[0], x.DType, x.Shape)
 	if err != nil {
 		return err
 	}
@@ -763,7 +763,7 @@ func (k lpNormKernel) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 		return err
 	}
 	outer, n, inner := redSplit(x.Shape, axis)
-	y, err := Output(out[0], x.DType, x.Shape)
+	y, err := Output(ctx, out[0], x.DType, x.Shape)
 	if err != nil {
 		return err
 	}
@@ -856,7 +856,7 @@ func (k mvnKernel) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 		return err
 	}
 	p := newRedPlan(x.Shape, &mask)
-	y, err := Output(out[0], x.DType, x.Shape)
+	y, err := Output(ctx, out[0], x.DType, x.Shape)
 	if err != nil {
 		return err
 	}

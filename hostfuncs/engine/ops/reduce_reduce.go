@@ -147,7 +147,7 @@ func (k reduceKernel) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	}
 	p := newRedPlan(x.Shape, &mask)
 	var buf [tensor.MaxRank]int
-	y, err := Output(out[0], x.DType, redOutShape(buf[:0], x.Shape, &mask, k.keepdims))
+	y, err := Output(ctx, out[0], x.DType, redOutShape(buf[:0], x.Shape, &mask, k.keepdims))
 	if err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ func (k softmaxKernel) Run(ctx context.Context, in, out []*tensor.Tensor) error 
 	} else {
 		outer, n, inner = redSplit(x.Shape, axis)
 	}
-	y, err := Output(out[0], x.DType, x.Shape)
+	y, err := Output(ctx, out[0], x.DType, x.Shape)
 	if err != nil {
 		return err
 	}

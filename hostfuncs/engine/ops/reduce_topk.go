@@ -86,18 +86,18 @@ func (k topkKernel) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	var buf [tensor.MaxRank]int
 	shape := append(buf[:0], x.Shape...)
 	shape[axis] = kn
-	vals, err := Output(out[0], x.DType, shape)
+	vals, err := Output(ctx, out[0], x.DType, shape)
 	if err != nil {
 		return err
 	}
 	out[0] = vals
 	var idx *tensor.Tensor
 	if len(out) > 1 {
-		if idx, err = Output(out[1], tensor.Int64, shape); err != nil {
+		if idx, err = Output(ctx, out[1], tensor.Int64, shape); err != nil {
 			return err
 		}
 		out[1] = idx
-	} else if idx, err = Output(nil, tensor.Int64, shape); err != nil {
+	} else if idx, err = Output(ctx, nil, tensor.Int64, shape); err != nil {
 		return err
 	}
 	ix := tensor.Values[int64](idx)

@@ -29,7 +29,7 @@ func buildRelu(*graph.Node, int64) (Kernel, error) { return KernelFunc(relu), ni
 
 func relu(ctx context.Context, in, out []*tensor.Tensor) error {
 	x := in[0]
-	y, err := Output(out[0], x.DType, x.Shape)
+	y, err := Output(ctx, out[0], x.DType, x.Shape)
 	if err != nil {
 		return err
 	}

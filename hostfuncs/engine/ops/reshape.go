@@ -66,7 +66,7 @@ func buildReshape(n *graph.Node, opset int64) (Kernel, error) {
 	return k, nil
 }
 
-func (k reshape) Run(_ context.Context, in, out []*tensor.Tensor) error {
+func (k reshape) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	x, spec := in[0], k.shape
 	if spec == nil {
 		s := in[1]
@@ -80,7 +80,7 @@ func (k reshape) Run(_ context.Context, in, out []*tensor.Tensor) error {
 	if err != nil {
 		return err
 	}
-	out[0], err = copyInto(out[0], x, shape)
+	out[0], err = copyInto(ctx, out[0], x, shape)
 	return err
 }
 

@@ -127,7 +127,7 @@ func (k shapeCast) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	if to == tensor.Invalid {
 		to = in[1].DType
 	}
-	y, err := Output(out[0], to, x.Shape)
+	y, err := Output(ctx, out[0], to, x.Shape)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"context"
 	"math"
 	"slices"
 	"unsafe"
@@ -136,8 +137,8 @@ func shapeOwnStrings(t *tensor.Tensor) {
 
 // shapeCopyAll makes dst a copy of src's elements under the given shape,
 // which must hold as many elements.
-func shapeCopyAll(dst, src *tensor.Tensor, shape []int) (*tensor.Tensor, error) {
-	out, err := Output(dst, src.DType, shape)
+func shapeCopyAll(ctx context.Context, dst, src *tensor.Tensor, shape []int) (*tensor.Tensor, error) {
+	out, err := Output(ctx, dst, src.DType, shape)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ func buildShapeConcat(n *graph.Node, opset int64) (Kernel, error) {
 	return shapeConcat{axis}, nil
 }
 
-func (k shapeConcat) Run(_ context.Context, in, out []*tensor.Tensor) error {
+func (k shapeConcat) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	first := in[0]
 	r := len(first.Shape)
 	if r == 0 {
@@ -69,7 +69,7 @@ func (k shapeConcat) Run(_ context.Context, in, out []*tensor.Tensor) error {
 		}
 	}
 	shape[axis] = total
-	y, err := Output(out[0], first.DType, shape)
+	y, err := Output(ctx, out[0], first.DType, shape)
 	if err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func (k shapeSplit) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	at := 0
 	for i, s := range sizes {
 		shape[axis] = int(s)
-		y, err := Output(out[i], x.DType, shape)
+		y, err := Output(ctx, out[i], x.DType, shape)
 		if err != nil {
 			return err
 		}

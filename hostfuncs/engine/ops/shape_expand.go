@@ -45,7 +45,7 @@ func shapeExpand(ctx context.Context, in, out []*tensor.Tensor) error {
 	if err != nil {
 		return fault.Errorf(fault.Invalid, "Expand: %v", err)
 	}
-	y, err := Output(out[0], x.DType, shape)
+	y, err := Output(ctx, out[0], x.DType, shape)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func (k shapeTile) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 			maps[i] = m
 		}
 	}
-	y, err := Output(out[0], x.DType, shape[:r])
+	y, err := Output(ctx, out[0], x.DType, shape[:r])
 	if err != nil {
 		return err
 	}

@@ -70,7 +70,7 @@ func (k shapeConstantOfShape) Run(ctx context.Context, in, out []*tensor.Tensor)
 	if err != nil {
 		return err
 	}
-	y, err := Output(out[0], k.dt, shape)
+	y, err := Output(ctx, out[0], k.dt, shape)
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func shapeUnheldType(code int64) string {
 	return ""
 }
 
-func (e shapeEyeLike) Run(_ context.Context, in, out []*tensor.Tensor) error {
+func (e shapeEyeLike) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	x := in[0]
 	if len(x.Shape) != 2 {
 		return fault.Errorf(fault.Invalid, "EyeLike: input must be 2-D, got shape %v", []int(x.Shape))
@@ -177,7 +177,7 @@ func (e shapeEyeLike) Run(_ context.Context, in, out []*tensor.Tensor) error {
 	if !ok {
 		return fault.Errorf(fault.Unsupported, "EyeLike: output type %s is not supported", dt.ONNXName())
 	}
-	y, err := Output(out[0], dt, x.Shape)
+	y, err := Output(ctx, out[0], dt, x.Shape)
 	if err != nil {
 		return err
 	}
@@ -268,7 +268,7 @@ func (k shapeOneHot) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	}
 	var buf [tensor.MaxRank]int
 	shape := append(append(append(buf[:0], ind.Shape[:axis]...), depth), ind.Shape[axis:]...)
-	y, err := Output(out[0], vals.DType, shape)
+	y, err := Output(ctx, out[0], vals.DType, shape)
 	if err != nil {
 		return err
 	}
@@ -376,7 +376,7 @@ func buildShapeRange(n *graph.Node, _ int64) (Kernel, error) {
 	return nil, fault.Errorf(fault.Invalid, "Range: stash_type %d is not FLOAT, DOUBLE, FLOAT16 or BFLOAT16", stash)
 }
 
-func (k shapeRange) Run(_ context.Context, in, out []*tensor.Tensor) error {
+func (k shapeRange) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	dt := in[0].DType
 	for i, name := range []string{"start", "limit", "delta"} {
 		t := in[i]
@@ -389,17 +389,17 @@ func (k shapeRange) Run(_ context.Context, in, out []*tensor.Tensor) error {
 	}
 	switch dt {
 	case tensor.Int16:
-		return shapeRangeInt[int16](in, out)
+		return shapeRangeInt[int16](ctx, in, out)
 	case tensor.Int32:
-		return shapeRangeInt[int32](in, out)
+		return shapeRangeInt[int32](ctx, in, out)
 	case tensor.Int64:
-		return shapeRangeInt[int64](in, out)
+		return shapeRangeInt[int64](ctx, in, out)
 	case tensor.Float32:
-		return shapeRangeFloat[float32](in, out)
+		return shapeRangeFloat[float32](ctx, in, out)
 	case tensor.Float64:
-		return shapeRangeFloat[float64](in, out)
+		return shapeRangeFloat[float64](ctx, in, out)
 	case tensor.Float16, tensor.BFloat16:
-		return k.half(in, out)
+		return k.half(ctx, in, out)
 	}
 	return fault.Errorf(fault.Unsupported, "Range of %s", dt.ONNXName())
 }
@@ -408,7 +408,7 @@ func (k shapeRange) Run(_ context.Context, in, out []*tensor.Tensor) error {
 // between any two int64 values is exact, and writes start + i·delta with
 // wrapping arithmetic, exact because every value lies between start and
 // limit.
-func shapeRangeInt[T int16 | int32 | int64](in, out []*tensor.Tensor) error {
+func shapeRangeInt[T int16 | int32 | int64](ctx context.Context, in, out []*tensor.Tensor) error {
 	start := int64(tensor.Values[T](in[0])[0])
 	limit := int64(tensor.Values[T](in[1])[0])
 	delta := int64(tensor.Values[T](in[2])[0])
@@ -433,7 +433,7 @@ func shapeRangeInt[T int16 | int32 | int64](in, out []*tensor.Tensor) error {
 	if n > tensor.MaxElements {
 		return fault.Errorf(fault.TooLarge, "Range: %d elements exceed the maximum of %d", n, tensor.MaxElements)
 	}
-	y, err := Output(out[0], tensor.DTypeOf[T](), []int{int(n)})
+	y, err := Output(ctx, out[0], tensor.DTypeOf[T](), []int{int(n)})
 	if err != nil {
 		return err
 	}
@@ -463,7 +463,7 @@ func shapeRangeCount(q, delta float64) (int, error) {
 // shapeRangeFloat computes in the type's own precision, as both numpy's
 // arange and onnxruntime do: the count from (limit-start)/delta rounded in
 // T, element i as start + i·delta.
-func shapeRangeFloat[T float32 | float64](in, out []*tensor.Tensor) error {
+func shapeRangeFloat[T float32 | float64](ctx context.Context, in, out []*tensor.Tensor) error {
 	start := tensor.Values[T](in[0])[0]
 	limit := tensor.Values[T](in[1])[0]
 	delta := tensor.Values[T](in[2])[0]
@@ -472,7 +472,7 @@ func shapeRangeFloat[T float32 | float64](in, out []*tensor.Tensor) error {
 	if err != nil {
 		return err
 	}
-	y, err := Output(out[0], tensor.DTypeOf[T](), []int{n})
+	y, err := Output(ctx, out[0], tensor.DTypeOf[T](), []int{n})
 	if err != nil {
 		return err
 	}
@@ -487,7 +487,7 @@ func shapeRangeFloat[T float32 | float64](in, out []*tensor.Tensor) error {
 
 // half computes a FLOAT16 or BFLOAT16 range in the stash type: float or
 // double, or the half type itself with every operation rounded to it.
-func (k shapeRange) half(in, out []*tensor.Tensor) error {
+func (k shapeRange) half(ctx context.Context, in, out []*tensor.Tensor) error {
 	dt := in[0].DType
 	var start, limit, delta float64
 	round := func(v float64) float64 { return v }
@@ -513,7 +513,7 @@ func (k shapeRange) half(in, out []*tensor.Tensor) error {
 	if err != nil {
 		return err
 	}
-	y, err := Output(out[0], dt, []int{n})
+	y, err := Output(ctx, out[0], dt, []int{n})
 	if err != nil {
 		return err
 	}

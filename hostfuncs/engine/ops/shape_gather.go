@@ -88,7 +88,7 @@ func (k shapeGather) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	}
 	var buf [tensor.MaxRank]int
 	shape := append(append(append(buf[:0], x.Shape[:axis]...), ind.Shape...), x.Shape[axis+1:]...)
-	y, err := Output(out[0], x.DType, shape)
+	y, err := Output(ctx, out[0], x.DType, shape)
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func (k shapeGatherElements) Run(ctx context.Context, in, out []*tensor.Tensor) 
 	if err != nil {
 		return err
 	}
-	y, err := Output(out[0], x.DType, ind.Shape)
+	y, err := Output(ctx, out[0], x.DType, ind.Shape)
 	if err != nil {
 		return err
 	}
@@ -302,7 +302,7 @@ func (k shapeGatherND) Run(ctx context.Context, in, out []*tensor.Tensor) error 
 	if len(shape) > tensor.MaxRank {
 		return fault.Errorf(fault.TooLarge, "GatherND: output rank exceeds the maximum of %d", tensor.MaxRank)
 	}
-	y, err := Output(out[0], x.DType, shape)
+	y, err := Output(ctx, out[0], x.DType, shape)
 	if err != nil {
 		return err
 	}
@@ -380,7 +380,7 @@ func (k shapeCompress) Run(ctx context.Context, in, out []*tensor.Tensor) error 
 		shape = append(buf[:0], x.Shape...)
 		shape[axis] = n
 	}
-	y, err := Output(out[0], x.DType, shape)
+	y, err := Output(ctx, out[0], x.DType, shape)
 	if err != nil {
 		return err
 	}
@@ -437,7 +437,7 @@ func shapeNonZero(ctx context.Context, in, out []*tensor.Tensor) error {
 		n += int(v)
 	}
 	r := len(x.Shape)
-	y, err := Output(out[0], tensor.Int64, []int{r, n})
+	y, err := Output(ctx, out[0], tensor.Int64, []int{r, n})
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func buildShapeTrilu(n *graph.Node, _ int64) (Kernel, error) {
 
 // Run keeps the elements (i, j) of each trailing matrix with j-i >= k
 // (upper) or j-i <= k (lower) and zeroes the rest ("" for strings).
-func (t shapeTrilu) Run(_ context.Context, in, out []*tensor.Tensor) error {
+func (t shapeTrilu) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	x := in[0]
 	r := len(x.Shape)
 	if r < 2 {
@@ -41,7 +41,7 @@ func (t shapeTrilu) Run(_ context.Context, in, out []*tensor.Tensor) error {
 			return err
 		}
 	}
-	y, err := Output(out[0], x.DType, x.Shape)
+	y, err := Output(ctx, out[0], x.DType, x.Shape)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func buildShapeReverseSequence(n *graph.Node, _ int64) (Kernel, error) {
 	return shapeReverseSequence{batchAxis: int(b), timeAxis: int(t)}, nil
 }
 
-func (k shapeReverseSequence) Run(_ context.Context, in, out []*tensor.Tensor) error {
+func (k shapeReverseSequence) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	x, lens := in[0], in[1]
 	if len(x.Shape) < 2 {
 		return fault.Errorf(fault.Invalid, "ReverseSequence: input must have rank 2 or more, got shape %v", []int(x.Shape))
@@ -113,7 +113,7 @@ func (k shapeReverseSequence) Run(_ context.Context, in, out []*tensor.Tensor) e
 			return fault.Errorf(fault.Invalid, "ReverseSequence: sequence length %d is outside [0, %d]", l, steps)
 		}
 	}
-	y, err := Output(out[0], x.DType, x.Shape)
+	y, err := Output(ctx, out[0], x.DType, x.Shape)
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func buildShapeShape(n *graph.Node, _ int64) (Kernel, error) {
 	return k, nil
 }
 
-func (k shapeShape) Run(_ context.Context, in, out []*tensor.Tensor) error {
+func (k shapeShape) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	dims := in[0].Shape
 	r := int64(len(dims))
 	clampAxis := func(a int64) int64 {
@@ -62,7 +62,7 @@ func (k shapeShape) Run(_ context.Context, in, out []*tensor.Tensor) error {
 		end = clampAxis(k.end)
 	}
 	n := max(end-start, 0)
-	y, err := Output(out[0], tensor.Int64, []int{int(n)})
+	y, err := Output(ctx, out[0], tensor.Int64, []int{int(n)})
 	if err != nil {
 		return err
 	}
@@ -86,8 +86,8 @@ func shapeSizeSchemas() []Schema {
 }
 
 func buildShapeSize(*graph.Node, int64) (Kernel, error) {
-	return KernelFunc(func(_ context.Context, in, out []*tensor.Tensor) error {
-		y, err := Output(out[0], tensor.Int64, nil)
+	return KernelFunc(func(ctx context.Context, in, out []*tensor.Tensor) error {
+		y, err := Output(ctx, out[0], tensor.Int64, nil)
 		if err != nil {
 			return err
 		}
@@ -124,7 +124,7 @@ func buildShapeFlatten(n *graph.Node, opset int64) (Kernel, error) {
 	return shapeFlatten{axis: axis}, nil
 }
 
-func (k shapeFlatten) Run(_ context.Context, in, out []*tensor.Tensor) error {
+func (k shapeFlatten) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	x := in[0]
 	r := int64(len(x.Shape))
 	axis := k.axis
@@ -137,7 +137,7 @@ func (k shapeFlatten) Run(_ context.Context, in, out []*tensor.Tensor) error {
 	outer := tensor.Shape(x.Shape[:axis]).Size()
 	inner := tensor.Shape(x.Shape[axis:]).Size()
 	var err error
-	out[0], err = shapeCopyAll(out[0], x, []int{outer, inner})
+	out[0], err = shapeCopyAll(ctx, out[0], x, []int{outer, inner})
 	return err
 }
 
@@ -217,7 +217,7 @@ func (k shapeSqueeze) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 		}
 	}
 	var err error
-	out[0], err = shapeCopyAll(out[0], x, shape)
+	out[0], err = shapeCopyAll(ctx, out[0], x, shape)
 	return err
 }
 
@@ -297,6 +297,6 @@ func (k shapeUnsqueeze) Run(ctx context.Context, in, out []*tensor.Tensor) error
 		}
 	}
 	var err error
-	out[0], err = shapeCopyAll(out[0], x, shape)
+	out[0], err = shapeCopyAll(ctx, out[0], x, shape)
 	return err
 }

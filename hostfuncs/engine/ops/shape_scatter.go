@@ -108,7 +108,7 @@ func (k shapeScatterElements) Run(ctx context.Context, in, out []*tensor.Tensor)
 	if err != nil {
 		return err
 	}
-	return shapeScatterApply(out, x, upd, pos, k.red, "ScatterElements")
+	return shapeScatterApply(ctx, out, x, upd, pos, k.red, "ScatterElements")
 }
 
 func shapeScatterNDSchemas() []Schema {
@@ -165,16 +165,16 @@ func (k shapeScatterND) Run(ctx context.Context, in, out []*tensor.Tensor) error
 			pos[t*slice+j] = off + int64(j)
 		}
 	}
-	return shapeScatterApply(out, x, upd, pos, k.red, "ScatterND")
+	return shapeScatterApply(ctx, out, x, upd, pos, k.red, "ScatterND")
 }
 
 // shapeScatterApply writes out[0] = data with update i applied at flat
 // position pos[i].
-func shapeScatterApply(out []*tensor.Tensor, x, upd *tensor.Tensor, pos []int64, red shapeReduction, op string) error {
+func shapeScatterApply(ctx context.Context, out []*tensor.Tensor, x, upd *tensor.Tensor, pos []int64, red shapeReduction, op string) error {
 	if red != shapeReduceNone && x.DType == tensor.Bytes {
 		return fault.Errorf(fault.Unsupported, "%s: reductions over STRING tensors are not supported", op)
 	}
-	y, err := Output(out[0], x.DType, x.Shape)
+	y, err := Output(ctx, out[0], x.DType, x.Shape)
 	if err != nil {
 		return err
 	}

@@ -127,7 +127,7 @@ func (k shapeSlice) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 			strides[ax] *= step
 		}
 	}
-	y, err := Output(out[0], x.DType, shape[:r])
+	y, err := Output(ctx, out[0], x.DType, shape[:r])
 	if err != nil {
 		return err
 	}
@@ -313,7 +313,7 @@ func (k shapePad) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 		}
 		begin[ax], end[ax] = pads[i], pads[i+nAxes]
 	}
-	y, err := shapePadTo(sc, out[0], x, begin[:r], end[:r], k.mode, fill)
+	y, err := shapePadTo(ctx, sc, out[0], x, begin[:r], end[:r], k.mode, fill)
 	if err != nil {
 		return err
 	}
@@ -324,7 +324,7 @@ func (k shapePad) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 // shapePadTo pads (positive counts) or crops (negative ones) every axis of
 // x. Negative counts crop first and the mode then applies to what remains,
 // as the reference implementation slices before it pads.
-func shapePadTo(sc *Scratch, prev, x *tensor.Tensor, begin, end []int64, mode shapePadMode, fill shapeFill) (*tensor.Tensor, error) {
+func shapePadTo(ctx context.Context, sc *Scratch, prev, x *tensor.Tensor, begin, end []int64, mode shapePadMode, fill shapeFill) (*tensor.Tensor, error) {
 	r := len(x.Shape)
 	var shape [tensor.MaxRank]int
 	var mapsBuf [tensor.MaxRank][]int64
@@ -381,7 +381,7 @@ func shapePadTo(sc *Scratch, prev, x *tensor.Tensor, begin, end []int64, mode sh
 		}
 		maps[i] = mp
 	}
-	y, err := Output(prev, x.DType, shape[:r])
+	y, err := Output(ctx, prev, x.DType, shape[:r])
 	if err != nil {
 		return nil, err
 	}
@@ -472,7 +472,7 @@ func (k shapeCenterCropPad) Run(ctx context.Context, in, out []*tensor.Tensor) e
 			end[ax] = diff - begin[ax]
 		}
 	}
-	y, err := shapePadTo(sc, out[0], x, begin[:r], end[:r], shapePadConstant, shapeFill{})
+	y, err := shapePadTo(ctx, sc, out[0], x, begin[:r], end[:r], shapePadConstant, shapeFill{})
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func buildShapeTranspose(n *graph.Node, _ int64) (Kernel, error) {
 	return shapeTranspose{perm}, nil
 }
 
-func (k shapeTranspose) Run(_ context.Context, in, out []*tensor.Tensor) error {
+func (k shapeTranspose) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	x := in[0]
 	r := len(x.Shape)
 	var perm [tensor.MaxRank]int
@@ -56,14 +56,14 @@ func (k shapeTranspose) Run(_ context.Context, in, out []*tensor.Tensor) error {
 		}
 	}
 	var err error
-	out[0], err = shapePermute(out[0], x, x.Shape, perm[:r])
+	out[0], err = shapePermute(ctx, out[0], x, x.Shape, perm[:r])
 	return err
 }
 
 // shapePermute writes x, viewed with the given shape (as many elements),
 // with its axes permuted: output axis i is view axis perm[i]. The output
 // keeps the permuted view shape.
-func shapePermute(prev, x *tensor.Tensor, view []int, perm []int) (*tensor.Tensor, error) {
+func shapePermute(ctx context.Context, prev, x *tensor.Tensor, view []int, perm []int) (*tensor.Tensor, error) {
 	r := len(view)
 	var shape, strides, pstr [tensor.MaxRank]int
 	shapeStrides(strides[:r], view)
@@ -71,7 +71,7 @@ func shapePermute(prev, x *tensor.Tensor, view []int, perm []int) (*tensor.Tenso
 		shape[i] = view[p]
 		pstr[i] = strides[p]
 	}
-	y, err := Output(prev, x.DType, shape[:r])
+	y, err := Output(ctx, prev, x.DType, shape[:r])
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +148,7 @@ func buildShapeSpaceToDepth(n *graph.Node, _ int64) (Kernel, error) {
 	return shapeDepthSpace{bs: bs, toDepth: true, opString: "SpaceToDepth"}, nil
 }
 
-func (k shapeDepthSpace) Run(_ context.Context, in, out []*tensor.Tensor) error {
+func (k shapeDepthSpace) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	x := in[0]
 	if len(x.Shape) != 4 {
 		return fault.Errorf(fault.Invalid, "%s: input must be 4-D [N,C,H,W], got shape %v", k.opString, []int(x.Shape))
@@ -179,7 +179,7 @@ func (k shapeDepthSpace) Run(_ context.Context, in, out []*tensor.Tensor) error 
 	if _, ok := numElements(final[:]); !ok {
 		return fault.Errorf(fault.TooLarge, "%s: output shape %v is too large", k.opString, final)
 	}
-	y, err := shapePermute(out[0], x, view, perm)
+	y, err := shapePermute(ctx, out[0], x, view, perm)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func (k col2Im) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	var shapeBuf [tensor.MaxRank]int
 	shape := append(shapeBuf[:0], x.Shape[0], c)
 	shape = append(shape, g.img[:g.nd]...)
-	y, err := Output(out[0], x.DType, shape)
+	y, err := Output(ctx, out[0], x.DType, shape)
 	if err != nil {
 		return err
 	}

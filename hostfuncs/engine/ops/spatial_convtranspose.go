@@ -69,7 +69,7 @@ func (k convTranspose) Run(ctx context.Context, in, out []*tensor.Tensor) error 
 	var shapeBuf [tensor.MaxRank]int
 	shape := append(shapeBuf[:0], x.Shape[0], m)
 	shape = append(shape, geom.img[:geom.nd]...)
-	y, err := Output(out[0], x.DType, shape)
+	y, err := Output(ctx, out[0], x.DType, shape)
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,7 @@ func (k deformConv) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	var shapeBuf [tensor.MaxRank]int
 	shape := append(shapeBuf[:0], x.Shape[0], w.Shape[0])
 	shape = append(shape, geom.o[:geom.nd]...)
-	y, err := Output(out[0], x.DType, shape)
+	y, err := Output(ctx, out[0], x.DType, shape)
 	if err != nil {
 		return err
 	}

@@ -109,7 +109,7 @@ func (k gridSample) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	var shapeBuf [tensor.MaxRank]int
 	shape := append(shapeBuf[:0], x.Shape[0], x.Shape[1])
 	shape = append(shape, grid.Shape[1:r+1]...)
-	y, err := Output(out[0], x.DType, shape)
+	y, err := Output(ctx, out[0], x.DType, shape)
 	if err != nil {
 		return err
 	}
@@ -377,7 +377,7 @@ func (k affineGrid) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 		shape = append(shape, int(d))
 	}
 	shape = append(shape, nd)
-	y, err := Output(out[0], theta.DType, shape)
+	y, err := Output(ctx, out[0], theta.DType, shape)
 	if err != nil {
 		return err
 	}

@@ -57,7 +57,7 @@ func (k lrn) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	if len(x.Shape) < 2 {
 		return fault.Errorf(fault.Invalid, "LRN: X %v must have rank 2 or more", []int(x.Shape))
 	}
-	y, err := Output(out[0], x.DType, x.Shape)
+	y, err := Output(ctx, out[0], x.DType, x.Shape)
 	if err != nil {
 		return err
 	}

@@ -141,7 +141,7 @@ func (k spatialPool) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	}
 	var shapeBuf [tensor.MaxRank]int
 	shape := append(append(shapeBuf[:0], x.Shape[:2]...), geom.o[:geom.nd]...)
-	y, err := Output(out[0], x.DType, shape)
+	y, err := Output(ctx, out[0], x.DType, shape)
 	if err != nil {
 		return err
 	}
@@ -282,7 +282,7 @@ func (k globalPool) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	for range len(x.Shape) - 2 {
 		shape = append(shape, 1)
 	}
-	y, err := Output(out[0], x.DType, shape)
+	y, err := Output(ctx, out[0], x.DType, shape)
 	if err != nil {
 		return err
 	}

@@ -604,7 +604,7 @@ func (k resize) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	if err := k.plan(p, x, in); err != nil {
 		return fmt.Errorf("%s: %w", k.name, err)
 	}
-	y, err := Output(out[0], x.DType, p.out[:p.rank])
+	y, err := Output(ctx, out[0], x.DType, p.out[:p.rank])
 	if err != nil {
 		return err
 	}
@@ -614,7 +614,7 @@ func (k resize) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 		return nil
 	}
 	if p.rank == 0 {
-		_, err := copyInto(y, x, nil)
+		_, err := copyInto(ctx, y, x, nil)
 		return err
 	}
 	sc := ScratchFrom(ctx)

@@ -122,7 +122,7 @@ func (k roiAlign) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 			return fault.Errorf(fault.Invalid, "RoiAlign: batch_indices[%d] is %d, outside the batch of %d", i, b, x.Shape[0])
 		}
 	}
-	y, err := Output(out[0], x.DType, []int{nr, c, k.outH, k.outW})
+	y, err := Output(ctx, out[0], x.DType, []int{nr, c, k.outH, k.outW})
 	if err != nil {
 		return err
 	}
@@ -309,7 +309,7 @@ func (k maxRoiPool) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	if rois.DType != x.DType || len(rois.Shape) != 2 || rois.Shape[1] != 5 {
 		return fault.Errorf(fault.Invalid, "MaxRoiPool: rois %v must be (num_rois, 5) of X's type", []int(rois.Shape))
 	}
-	y, err := Output(out[0], x.DType, []int{rois.Shape[0], x.Shape[1], k.ph, k.pw})
+	y, err := Output(ctx, out[0], x.DType, []int{rois.Shape[0], x.Shape[1], k.ph, k.pw})
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func buildMaxUnpool(n *graph.Node, _ int64) (Kernel, error) {
 // + k, zeros elsewhere. With output_shape, that tensor is then embedded at
 // the origin of a zero tensor of the given shape, as the spec's reference
 // does: the indices count positions of the inverted pooling's shape.
-func (k maxUnpool) Run(_ context.Context, in, out []*tensor.Tensor) error {
+func (k maxUnpool) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	x, idx := in[0], in[1]
 	r := len(x.Shape)
 	if r < 3 {
@@ -83,7 +83,7 @@ func (k maxUnpool) Run(_ context.Context, in, out []*tensor.Tensor) error {
 			shape[i] = int(v)
 		}
 	}
-	y, err := Output(out[0], x.DType, shape[:r])
+	y, err := Output(ctx, out[0], x.DType, shape[:r])
 	if err != nil {
 		return err
 	}

@@ -69,3 +69,23 @@ func TestParse(t *testing.T) {
 		t.Error("12.5 is an integer")
 	}
 }
+
+// A module's configuration comes from a tenant's manifest: any bytes parse
+// or fail, never panic, and what parses answers every typed read.
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{
+		`{}`, `{"max_length":64,"cased":true}`, `{"max_length":null}`, `{"cased":"yes"}`, `{"x":1}`,
+		`{"max_length":1e3}`, `{"max_length":-1}`, `{"max_length":"\u0031"}`, `{`, ``, `{"a":1,}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Parse(b, "max_length", "cased", "mode")
+		if err != nil {
+			return
+		}
+		_, _ = c.Int("max_length", 128, 3, 8192)
+		_, _ = c.Bool("cased", false)
+		_, _ = c.String("mode", "a", "a", "b")
+	})
+}

@@ -8,15 +8,13 @@ import (
 	"unsafe"
 )
 
-// The exports of docs/ABI.md §1. wasmgate_run and wasmgate_describe end
-// with runtime.Gosched(): the Go runtime only finishes a garbage collection
-// while the guest yields, and between calls it never runs, so without the
-// yield the heap grows with every call until the instance runs out of
-// memory. One yield per request is enough for that; wasmgate_input and
-// wasmgate_output, which a request also calls once each, do not yield,
-// because a yield costs about 3.5 µs (the scheduler polls WASI) and they
-// allocate little (input only when its buffer grows): the run's yield,
-// which follows, lets that collection finish.
+// The exports of docs/ABI.md §1. Each ends with runtime.Gosched(): the Go
+// runtime only finishes a garbage collection while the guest yields, and
+// between calls it never runs, so without the yield the heap grows with
+// every call until the instance runs out of memory. A yield costs about
+// 3.5 µs (the scheduler polls WASI); yielding in every export rather than
+// once per request is the rule that keeps every export safe to call alone
+// (bench/RESULTS.md has the measurement).
 
 // Both buffers live in package variables so the GC keeps them while the
 // host reads or writes them between calls.
@@ -45,6 +43,7 @@ func exportABIVersion() int32 {
 //go:wasmexport wasmgate_input
 func exportInput(size uint32) uint32 {
 	if size > maxInput {
+		runtime.Gosched()
 		return 0
 	}
 	words := max((int(size)+7)/8, 1)
@@ -60,6 +59,7 @@ func exportInput(size uint32) uint32 {
 	}
 	inWords = inWords[:cap(inWords)]
 	p := uint32(uintptr(unsafe.Pointer(unsafe.SliceData(inWords))))
+	runtime.Gosched()
 	return p
 }
 
@@ -91,6 +91,7 @@ func exportOutput() uint64 {
 	if len(out) > 0 {
 		r = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(out))))<<32 | uint64(len(out))
 	}
+	runtime.Gosched()
 	return r
 }
 

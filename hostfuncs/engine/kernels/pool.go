@@ -196,16 +196,33 @@ func SgemmBias(p *Pool, threads int, transA, transB bool, m, n, k int, alpha flo
 	best.sgemmParallel(p, threads, parallelMinFlops, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 }
 
+// SgemmParallelStop is SgemmParallel that gives up once stop fires (see
+// Stop), leaving C partly computed: every thread polls it between blocks
+// of its part. A run that may be cancelled passes its context's Done.
+func SgemmParallelStop(p *Pool, threads int, stop Stop, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	best.sgemmParallelStop(p, threads, parallelMinFlops, stop, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// SgemmBiasStop is SgemmBias that gives up once stop fires, as
+// SgemmParallelStop does.
+func SgemmBiasStop(p *Pool, threads int, stop Stop, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
+	best.sgemmParallelStop(p, threads, parallelMinFlops, stop, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+}
+
 func (v *variant) sgemmParallel(p *Pool, threads, minFlops int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
+	v.sgemmParallelStop(p, threads, minFlops, Stop{}, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+}
+
+func (v *variant) sgemmParallelStop(p *Pool, threads, minFlops int, stop Stop, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	if p != nil {
 		threads = min(threads, p.workers+1)
 	}
 	if p == nil || threads <= 1 || m <= 0 || n <= 0 || k <= 0 || alpha == 0 || 2*m*n*k < minFlops {
-		v.sgemmBias(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+		v.sgemmBiasStop(stop, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 		return
 	}
 	j := jobPool.Get().(*parJob)
-	*j = parJob{v: v, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+	*j = parJob{v: v, stop: stop, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
 		a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias}
 	// Split the longer side, in whole panels (so no part packs a partial
 	// panel it could have avoided), into at most threads parts of as equal
@@ -220,7 +237,7 @@ func (v *variant) sgemmParallel(p *Pool, threads, minFlops int, transA, transB b
 	if j.parts <= 1 {
 		*j = parJob{}
 		jobPool.Put(j)
-		v.sgemmBias(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+		v.sgemmBiasStop(stop, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 		return
 	}
 	p.run(j, j.parts-1)
@@ -281,6 +298,7 @@ type parJob struct {
 	task Task // Parallel's work; nil for a GEMM
 
 	v              *variant
+	stop           Stop
 	transA, transB bool
 	m, n, k        int
 	alpha, beta    float32
@@ -326,7 +344,7 @@ func (j *parJob) part(i int) {
 		if j.transB {
 			boff = lo * j.ldb
 		}
-		j.v.sgemmBias(j.transA, j.transB, j.m, cols, j.k, j.alpha, j.a, j.lda, j.b[boff:], j.ldb, j.beta, j.c[lo:], j.ldc, j.bias)
+		j.v.sgemmBiasStop(j.stop, j.transA, j.transB, j.m, cols, j.k, j.alpha, j.a, j.lda, j.b[boff:], j.ldb, j.beta, j.c[lo:], j.ldc, j.bias)
 		return
 	}
 	rows := hi - lo
@@ -338,7 +356,7 @@ func (j *parJob) part(i int) {
 	if j.bias != nil {
 		bias = j.bias[lo:hi]
 	}
-	j.v.sgemmBias(j.transA, j.transB, rows, j.n, j.k, j.alpha, j.a[aoff:], j.lda, j.b, j.ldb, j.beta, j.c[lo*j.ldc:], j.ldc, bias)
+	j.v.sgemmBiasStop(j.stop, j.transA, j.transB, rows, j.n, j.k, j.alpha, j.a[aoff:], j.lda, j.b, j.ldb, j.beta, j.c[lo*j.ldc:], j.ldc, bias)
 }
 
 func (j *parJob) release() {

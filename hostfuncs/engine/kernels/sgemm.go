@@ -95,7 +95,13 @@ func (v *variant) sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 
 // sgemmBias is sgemm plus bias[i] added to row i of C (bias nil: none).
 func (v *variant) sgemmBias(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
-	if m <= 0 || n <= 0 {
+	v.sgemmBiasStop(Stop{}, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+}
+
+// sgemmBiasStop is sgemmBias that gives up, leaving C partly written, once
+// stop fires.
+func (v *variant) sgemmBiasStop(stop Stop, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
+	if m <= 0 || n <= 0 || stop.Stopped() {
 		return
 	}
 	if bias != nil {
@@ -107,7 +113,7 @@ func (v *variant) sgemmBias(transA, transB bool, m, n, k int, alpha float32, a [
 			addRowBias(m, n, beta, c, ldc, bias)
 			beta = 1
 		}
-		gemmGo(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		portableStop(stop, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	// The assembly reads and writes through raw pointers, so the bounds
@@ -129,7 +135,31 @@ func (v *variant) sgemmBias(transA, transB bool, m, n, k int, alpha float32, a [
 	case n == 1:
 		v.gemvCol(transA, transB, m, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 	default:
-		v.blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+		v.blocked(stop, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+	}
+}
+
+// portableStopFlops is how much of a product the portable code computes
+// between two polls of a Stop: about 5 ms at its 10-15 GFLOPS.
+const portableStopFlops = 64 << 20
+
+// portableStop is gemmGo in bands of rows of C, polling stop between bands
+// so that a cancelled run need not wait for the whole product.
+func portableStop(stop Stop, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	band := m
+	if stop.done != nil {
+		band = max(1, portableStopFlops/max(1, 2*n*k))
+	}
+	for i0 := 0; i0 < m; i0 += band {
+		if stop.Stopped() {
+			return
+		}
+		rows := min(band, m-i0)
+		aoff := i0 * lda // row i0 of op(A)
+		if transA {
+			aoff = i0
+		}
+		gemmGo(transA, transB, rows, n, k, alpha, a[aoff:], lda, b, ldb, beta, c[i0*ldc:], ldc)
 	}
 }
 
@@ -164,8 +194,9 @@ func checkMatrix(name string, trans bool, rows, cols int, x []float32, ld int) {
 // blocked is the BLIS-style loop nest: jc over nc-wide blocks of B, pc over
 // kc-deep blocks, ic over mc-high blocks of A; inside, jr over nr-wide
 // panels of B (each stays in L1) and ir over mr-high panels of A (streamed
-// from L2).
-func (v *variant) blocked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
+// from L2). It polls stop every stopPanels panels of B, a few hundred
+// microseconds of work at most, and returns as soon as it fires.
+func (v *variant) blocked(stop Stop, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	bl := v.blocking
 	inPlace := !transB && m <= bl.inPlaceM
 	if inPlace {
@@ -195,6 +226,9 @@ func (v *variant) blocked(transA, transB bool, m, n, k int, alpha float32, a []f
 				mb := min(bl.mc, m-ic)
 				v.packA(transA, alpha, a, lda, ic, mb, pc, kb, pa)
 				for jr := 0; jr < nb; jr += v.nr {
+					if jr%(stopPanels*v.nr) == 0 && stop.Stopped() {
+						return
+					}
 					cols := min(v.nr, nb-jr)
 					var bp *float32
 					bstride := v.nr
@@ -243,6 +277,11 @@ func (v *variant) blocked(transA, transB bool, m, n, k int, alpha float32, a []f
 		}
 	}
 }
+
+// stopPanels is how many panels of B blocked computes between two polls of
+// its Stop: 16 panels of an mc×kc block are 2·336·384·16·16 FLOPs at most,
+// about 0.5 ms on one core, while a poll costs a few nanoseconds.
+const stopPanels = 16
 
 // gemvRow computes the single row C[0, 0:n] = alpha·a·op(B) + beta·C (+
 // bias[0] on every element).

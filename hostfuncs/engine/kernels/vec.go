@@ -77,6 +77,7 @@ type vecVariant struct {
 	vv    [numBinOps]vvFunc
 	vs    [numBinOps]vsFunc // a op s
 	sv    [numBinOps]vsFunc // s op a (nil for Add and Mul, which commute)
+	maxVV vvFunc            // Maximum
 	unary [numUnaryOps]mapFunc
 
 	expShiftSum expSumFunc
@@ -117,6 +118,7 @@ var vecPortable = &vecVariant{
 		Sub: func(n int, d, a *float32, s float32) { goVS(n, d, a, s, func(x, y float32) float32 { return y - x }) },
 		Div: func(n int, d, a *float32, s float32) { goVS(n, d, a, s, func(x, y float32) float32 { return y / x }) },
 	},
+	maxVV: func(n int, d, a, b *float32) { goVV(n, d, a, b, maxNaN) },
 	unary: [numUnaryOps]mapFunc{
 		Relu: func(n int, d, x *float32) {
 			goMap(n, d, x, func(v float32) float32 {
@@ -280,6 +282,26 @@ func checkLen(what string, got, want int) {
 // Binary sets dst[i] = a[i] op b[i] for i < len(dst). a and b must be at
 // least as long; dst may be a or b.
 func Binary(op BinOp, dst, a, b []float32) { vecBest.binary(op, dst, a, b) }
+
+// Maximum sets dst[i] = max(a[i], b[i]) for i < len(dst), NaN where
+// either is NaN (of +0 and -0 either may come out). a and b must be at
+// least as long as dst; dst may be a or b.
+func Maximum(dst, a, b []float32) {
+	n := len(dst)
+	checkLen("a", len(a), n)
+	checkLen("b", len(b), n)
+	if n > 0 {
+		vecBest.maxVV(n, &dst[0], &a[0], &b[0])
+	}
+}
+
+// maxNaN is Maximum's rule for one pair.
+func maxNaN(x, y float32) float32 {
+	if x != x || y != y {
+		return x + y // NaN
+	}
+	return max(x, y)
+}
 
 // BinaryScalar sets dst[i] = a[i] op s for i < len(dst); dst may be a.
 func BinaryScalar(op BinOp, dst, a []float32, s float32) { vecBest.binaryScalar(op, dst, a, s) }

@@ -18,6 +18,7 @@ func archVecVariants() []*vecVariant {
 			vv:    [numBinOps]vvFunc{addVV512, subVV512, mulVV512, divVV512},
 			vs:    [numBinOps]vsFunc{addVS512, subVS512, mulVS512, divVS512},
 			sv:    [numBinOps]vsFunc{Sub: subSV512, Div: divSV512},
+			maxVV: maxVV512,
 			unary: [numUnaryOps]mapFunc{relu512, exp512, erf512, tanh512, sigmoid512, gelu512, geluTanh512},
 
 			expShiftSum: expShiftSum512,
@@ -33,6 +34,7 @@ func archVecVariants() []*vecVariant {
 			vv:    [numBinOps]vvFunc{addVV256, subVV256, mulVV256, divVV256},
 			vs:    [numBinOps]vsFunc{addVS256, subVS256, mulVS256, divVS256},
 			sv:    [numBinOps]vsFunc{Sub: subSV256, Div: divSV256},
+			maxVV: maxVV256,
 			unary: [numUnaryOps]mapFunc{relu256, exp256, erf256, tanh256, sigmoid256, gelu256, geluTanh256},
 
 			expShiftSum: expShiftSum256,

@@ -35,6 +35,9 @@ func divVS512(n int, dst, a *float32, s float32)
 func divSV512(n int, dst, a *float32, s float32)
 
 //go:noescape
+func maxVV512(n int, dst, a, b *float32)
+
+//go:noescape
 func relu512(n int, dst, x *float32)
 
 //go:noescape
@@ -141,6 +144,9 @@ func divVS256(n int, dst, a *float32, s float32)
 
 //go:noescape
 func divSV256(n int, dst, a *float32, s float32)
+
+//go:noescape
+func maxVV256(n int, dst, a, b *float32)
 
 //go:noescape
 func relu256(n int, dst, x *float32)

@@ -514,3 +514,50 @@ func TestVecVariants(t *testing.T) {
 }
 
 func unsafePtr(s []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(s)) }
+
+// TestMaximum checks every variant's Maximum against the rule at every
+// length: NaN where either operand is NaN, else the larger (either zero
+// for +0 against -0), infinities included, in place too.
+func TestMaximum(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1))}
+	for _, v := range vecVariants {
+		t.Run(v.name, func(t *testing.T) {
+			for _, n := range vecLengths(r) {
+				a, b := vecInputs(r, n, -100, 100), vecInputs(r, n, -100, 100)
+				for i := range n {
+					if r.IntN(8) == 0 {
+						a[i] = special[r.IntN(len(special))]
+					}
+					if r.IntN(8) == 0 {
+						b[i] = special[r.IntN(len(special))]
+					}
+				}
+				if n == 0 {
+					continue
+				}
+				buf, dst := window(r, n)
+				v.maxVV(n, &dst[0], &a[0], &b[0])
+				checkSentinels(t, "max", buf, dst)
+				for i := range dst {
+					x, y, got := a[i], b[i], dst[i]
+					switch {
+					case x != x || y != y:
+						if got == got {
+							t.Fatalf("n=%d: max(%v, %v) = %v, want NaN", n, x, y, got)
+						}
+					case got != max(x, y):
+						t.Fatalf("n=%d: max(%v, %v) = %v", n, x, y, got)
+					}
+				}
+				c := slices.Clone(a)
+				v.maxVV(n, &c[0], &c[0], &b[0])
+				for i := range c {
+					if w := maxNaN(a[i], b[i]); c[i] != w && (c[i] == c[i] || w == w) {
+						t.Fatalf("in place: max(%v, %v) = %v", a[i], b[i], c[i])
+					}
+				}
+			}
+		})
+	}
+}

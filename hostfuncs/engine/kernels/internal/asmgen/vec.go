@@ -499,6 +499,22 @@ func (v *vg) binaries() {
 	}
 }
 
+// maximum writes dst[i] = max(a[i], b[i]) with a NaN in either operand
+// giving NaN. VMAXPS alone returns its second source when either is NaN,
+// so b's NaNs are put back with a select.
+func (v *vg) maximum() {
+	args := []string{"MOVQ n+0(FP), CX", "MOVQ dst+8(FP), DI", "MOVQ a+16(FP), SI", "MOVQ b+24(FP), BX"}
+	v.streamKernel("maxVV", "(n int, dst, a, b *float32)", "$0-32", args, []string{"SI", "BX", "DI"}, 3, 1, nil,
+		func(e *ln) {
+			e.load(mem{"SI", 0}, 0)
+			e.load(mem{"BX", 0}, 1)
+			e.I("VMAXPS", vr(0), vr(1), vr(2)) // max(b, a), a when either is NaN
+			e.cmp(cmpUN, 1, vr(1), 0)          // b is NaN
+			e.sel(0, vr(1), vr(2))
+			e.store(2, mem{"DI", 0})
+		}, nil)
+}
+
 // unaries writes the activations: func(n int, dst, x *float32).
 func (v *vg) unaries() {
 	args := []string{"MOVQ n+0(FP), CX", "MOVQ dst+8(FP), DI", "MOVQ x+16(FP), SI"}
@@ -837,6 +853,7 @@ func (g *gen) vec() {
 	for _, z := range []bool{true, false} {
 		v := &vg{g: g, z: z}
 		v.binaries()
+		v.maximum()
 		v.unaries()
 		v.expShiftSum()
 		v.sums()

@@ -3,6 +3,8 @@ package ops
 import (
 	"context"
 	"sync/atomic"
+
+	"github.com/wasmgate/wasmgate/hostfuncs/fault"
 )
 
 // AllocBudget bounds the bytes operators may newly allocate for their
@@ -50,4 +52,16 @@ func AllocBudgetFrom(ctx context.Context) *AllocBudget { return budgetFrom(ctx) 
 func budgetFrom(ctx context.Context) *AllocBudget {
 	b, _ := ctx.Value(budgetKey{}).(*AllocBudget)
 	return b
+}
+
+// Charge takes n bytes from ctx's allocation budget, if it carries one, or
+// fails with fault.TooLarge when they do not fit. The executor charges the
+// output buffers it allocates ahead of a kernel with it, so memory it
+// sizes for the kernels counts exactly as what Output allocates would.
+func Charge(ctx context.Context, n int64) error {
+	b := budgetFrom(ctx)
+	if b == nil || b.take(n) {
+		return nil
+	}
+	return fault.Errorf(fault.TooLarge, "%d bytes of output buffers are more than the %d left of the host memory quota", n, b.Left())
 }

@@ -23,6 +23,13 @@ func ComputeFrom(ctx context.Context) *kernels.Compute {
 	return c
 }
 
+// stopOf is the Stop that makes a long kernel (a GEMM, a lowering) give up
+// once ctx is cancelled, so that a run ends within milliseconds of its
+// caller going away rather than at the end of the operator. An operator
+// that passes it on must return ctx.Err() afterwards, since a stopped
+// kernel leaves its output unfinished.
+func stopOf(ctx context.Context) kernels.Stop { return kernels.StopOn(ctx.Done()) }
+
 // Splitting thresholds: work below these stays on the calling goroutine,
 // since handing a part to another core and joining it costs 1-2 µs (a
 // queue push, a wake-up or a poll, and the join) that a smaller part would

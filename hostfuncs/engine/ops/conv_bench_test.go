@@ -19,7 +19,10 @@ type convBenchCase struct {
 // convBenchCases are ResNet-18 and MobileNet layers.
 var convBenchCases = []convBenchCase{
 	{"resnet3x3_64x56x56", []int{1, 64, 56, 56}, []int{64, 64, 3, 3}, 1, 1, 1},
+	{"resnet3x3_128x28x28", []int{1, 128, 28, 28}, []int{128, 128, 3, 3}, 1, 1, 1},
+	{"resnet3x3_256x14x14", []int{1, 256, 14, 14}, []int{256, 256, 3, 3}, 1, 1, 1},
 	{"resnet3x3_512x7x7", []int{1, 512, 7, 7}, []int{512, 512, 3, 3}, 1, 1, 1},
+	{"resnet3x3s2_64to128x56x56", []int{1, 64, 56, 56}, []int{128, 64, 3, 3}, 1, 2, 1},
 	{"stem7x7s2_3x224x224", []int{1, 3, 224, 224}, []int{64, 3, 7, 7}, 1, 2, 3},
 	{"depthwise3x3_32x112x112", []int{1, 32, 112, 112}, []int{32, 1, 3, 3}, 32, 1, 1},
 	{"pointwise1x1_256to64x56x56", []int{1, 256, 56, 56}, []int{64, 256, 1, 1}, 1, 1, 0},

@@ -20,20 +20,26 @@ import (
 //     time, and a GEMM of the group's filters by it. In 2-D the group's
 //     channels are first copied once, zero-padded and split by column
 //     stride (padPlanes), so that every row of the lowered matrix is a run
-//     of contiguous copies whatever the padding and stride.
+//     of contiguous copies whatever the padding and stride; with unit
+//     strides and short rows, a single copy at the padded width
+//     (lowerWide); with few positions and many filters the GEMM runs
+//     transposed (gemmTransposes).
 //
 // The bias is added by the GEMM kernels as they store the output
 // (kernels.SgemmBias) or by the direct kernel, never in a pass of its own.
-// The GEMMs and the lowering split over the compute pool when cores are
-// free (ComputeFrom); small problems stay on the calling goroutine.
+// The non-depthwise paths run as convSplit pieces, (image, group, band)
+// each, which split over the compute pool when cores are free
+// (ComputeFrom) and the work is large enough; a convolution that is one
+// piece splits its GEMM instead; small problems stay on the calling
+// goroutine.
 func convF32(ctx context.Context, sc *Scratch, p *convProblem, x, w, b, y []float32) error {
 	g := p.g
-	cg, mg := p.c/p.groups, p.m/p.groups
-	inSize, outSize, rows := g.inSize(), g.outSize(), cg*g.kSize()
+	cg := p.c / p.groups
+	outSize, rows := g.outSize(), cg*g.kSize()
 	if outSize == 0 || len(y) == 0 {
 		return nil
 	}
-	cmp := ComputeFrom(ctx)
+	cmp, stop := ComputeFrom(ctx), stopOf(ctx)
 	if g.nd == 2 && cg == 1 && p.groups > 1 {
 		return convDepthwise(ctx, cmp, sc, p, x, w, b, y)
 	}
@@ -43,54 +49,13 @@ func convF32(ctx context.Context, sc *Scratch, p *convProblem, x, w, b, y []floa
 	}
 	rowLen := outSize / g.o[0] // output positions per index of the first spatial axis
 	band := min(g.o[0], max(1, p.colBudget/max(1, rows*rowLen)))
-	var col []float32
-	var pads padPlanes
+	items := p.n * p.groups
 	if !direct {
-		col = ScratchSlice[float32](sc, rows*band*rowLen)
-		if g.nd == 2 {
-			// The group's channels, padded once per image and lowered band
-			// by band from there. Only the interiors are written later, so
-			// the padding is zeroed once.
-			pads = newPadPlanes(g)
-			pads.parts = cg
-			pads.buf = ScratchSlice[float32](sc, pads.size*cg)
-			clear(pads.buf)
-		}
+		items *= (g.o[0] + band - 1) / band
 	}
-	for n := range p.n {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("Conv: %w", err)
-		}
-		for gi := range p.groups {
-			xg := x[(n*p.c+gi*cg)*inSize : (n*p.c+(gi+1)*cg)*inSize]
-			wg := w[gi*mg*rows : (gi+1)*mg*rows]
-			yg := y[(n*p.m+gi*mg)*outSize : (n*p.m+(gi+1)*mg)*outSize]
-			var bg []float32
-			if b != nil {
-				bg = b[gi*mg : (gi+1)*mg]
-			}
-			if direct {
-				kernels.SgemmBias(cmp.Pool(), cmp.Threads(), false, false, mg, outSize, cg, 1, wg, cg, xg, inSize, 0, yg, outSize, bg)
-				continue
-			}
-			if g.nd == 2 {
-				for c := range cg {
-					pads.fill(pads.slot(c), xg[c*inSize:(c+1)*inSize], g)
-				}
-			}
-			for o0 := 0; o0 < g.o[0]; o0 += band {
-				o1 := min(o0+band, g.o[0])
-				cols := (o1 - o0) * rowLen
-				if g.nd == 2 {
-					im2col2D(cmp, col[:rows*cols], g, o0, o1, pads)
-				} else {
-					im2col(col[:rows*cols], xg, g, cg, o0, o1)
-				}
-				kernels.SgemmBias(cmp.Pool(), cmp.Threads(), false, false, mg, cols, rows, 1, wg, rows, col, cols, 0, yg[o0*rowLen:], outSize, bg)
-			}
-		}
-	}
-	return nil
+	parts := convParallelParts(cmp, p, items, 2*p.n*p.m*outSize*rows)
+	convF32Split(cmp, stop, sc, p, x, w, b, y, direct, band, rowLen, parts)
+	return ctx.Err() // a stopped GEMM or lowering left y unfinished
 }
 
 // padPlanes is the layout of one input channel zero-padded and split into
@@ -150,37 +115,6 @@ func (pp *padPlanes) fill(buf, xc []float32, g *geometry) {
 func (pp *padPlanes) offset(g *geometry, oh, r, k int) int {
 	c := k * g.d[1]
 	return (c%pp.s1)*pp.ph*pp.qw + (oh*g.s[0]+r*g.d[0])*pp.qw + c/pp.s1
-}
-
-// im2col2D is im2col for 2-D inputs from the padded channels: every row
-// of the lowered matrix (a channel and kernel element) is a run of
-// contiguous copies, one per output row. Rows are split over the compute
-// pool when the copy is large.
-func im2col2D(cmp *kernels.Compute, col []float32, g *geometry, o0, o1 int, pp padPlanes) {
-	rows := pp.parts * g.k[0] * g.k[1]
-	parts := min(rows, cmp.Split(len(col), splitElems))
-	if parts <= 1 {
-		im2colRows(col, g, o0, o1, &pp, 0, rows)
-		return
-	}
-	t := im2colTasks.Get().(*im2colTask)
-	*t = im2colTask{col: col, g: *g, o0: o0, o1: o1, pp: pp, rows: rows, parts: parts}
-	cmp.Parallel(parts, t)
-	*t = im2colTask{}
-	im2colTasks.Put(t)
-}
-
-type im2colTask struct {
-	col                 []float32
-	g                   geometry
-	o0, o1, rows, parts int
-	pp                  padPlanes
-}
-
-var im2colTasks = sync.Pool{New: func() any { return new(im2colTask) }}
-
-func (t *im2colTask) Part(i int) {
-	im2colRows(t.col, &t.g, t.o0, t.o1, &t.pp, i*t.rows/t.parts, (i+1)*t.rows/t.parts)
 }
 
 // im2colRows writes rows [r0, r1) of the lowered matrix for output rows

@@ -41,6 +41,14 @@ func TestConvF32Paths(t *testing.T) {
 		{"grouped3x3", []int{1, 8, 10, 10}, []int{8, 2, 3, 3}, []*graph.Attr{graph.IntAttr("group", 4), graph.IntsAttr("pads", 1, 1, 1, 1)}},
 		{"1d", []int{2, 3, 40}, []int{4, 3, 5}, []*graph.Attr{graph.IntsAttr("pads", 2, 2), graph.IntsAttr("strides", 2)}},
 		{"3d", []int{1, 2, 6, 5, 7}, []int{3, 2, 2, 3, 2}, []*graph.Attr{graph.IntsAttr("pads", 1, 0, 1, 0, 1, 0)}},
+		// Large enough to split by pieces over the pool (convSplit): a
+		// batch by images, lowered at the padded width; a single image by
+		// bands (with tiny bands); a 1×1 batch.
+		{"batch5x5", []int{6, 8, 14, 14}, []int{16, 8, 5, 5}, []*graph.Attr{graph.IntsAttr("pads", 2, 2, 2, 2)}},
+		{"bands3x3", []int{1, 16, 40, 40}, []int{16, 16, 3, 3}, []*graph.Attr{graph.IntsAttr("pads", 1, 1, 1, 1)}},
+		{"batch1x1", []int{6, 64, 20, 20}, []int{64, 64, 1, 1}, nil},
+		// Few positions, many filters: the GEMM runs transposed.
+		{"transposed3x3", []int{2, 32, 7, 7}, []int{256, 32, 3, 3}, []*graph.Attr{graph.IntsAttr("pads", 1, 1, 1, 1)}},
 	}
 	r := rand.New(rand.NewPCG(41, 42))
 	for _, tc := range cases {
@@ -58,7 +66,7 @@ func TestConvF32Paths(t *testing.T) {
 				}
 				want := make([]*tensor.Tensor, 1)
 				is.NoErr(k.Run(context.Background(), in64, want))
-				for _, mode := range []string{"serial", "pool", "tinybands"} {
+				for _, mode := range []string{"serial", "pool", "tinybands", "pool+tinybands"} {
 					kk := k.(conv)
 					ctx := context.Background()
 					var sc Scratch
@@ -66,6 +74,9 @@ func TestConvF32Paths(t *testing.T) {
 					case "pool":
 						ctx = WithCompute(ctx, cmp)
 					case "tinybands":
+						kk.colBudget = 40
+					case "pool+tinybands":
+						ctx = WithCompute(ctx, cmp)
 						kk.colBudget = 40
 					}
 					ctx = WithScratch(ctx, &sc)

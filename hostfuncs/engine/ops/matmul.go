@@ -162,16 +162,19 @@ func matmulF32(ctx context.Context, s *mmShape, a, b, c []float32) error {
 	flops := 2 * m * n * k
 	if parts := min(entries, cmp.Split(entries*flops, 1<<20)); parts > 1 && flops < 2<<20 {
 		t := mmTasks.Get().(*mmTask)
-		*t = mmTask{bc: s.bc, m: m, n: n, k: k, a: a, b: b, c: c, entries: entries, parts: parts}
+		*t = mmTask{bc: s.bc, m: m, n: n, k: k, a: a, b: b, c: c, entries: entries, parts: parts, stop: stopOf(ctx)}
 		cmp.Parallel(parts, t)
 		*t = mmTask{}
 		mmTasks.Put(t)
 		return ctx.Err()
 	}
-	pool, threads := cmp.Pool(), cmp.Threads()
-	return batched(ctx, s, a, b, c, func(m, n, k int, a, b, c []float32) {
-		kernels.SgemmParallel(pool, threads, false, false, m, n, k, 1, a, k, b, n, 0, c, n)
-	})
+	pool, threads, stop := cmp.Pool(), cmp.Threads(), stopOf(ctx)
+	if err := batched(ctx, s, a, b, c, func(m, n, k int, a, b, c []float32) {
+		kernels.SgemmParallelStop(pool, threads, stop, false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+	}); err != nil {
+		return err
+	}
+	return ctx.Err() // a stopped GEMM left c unfinished
 }
 
 // mmTask is a batched MatMul split over entries. It holds copies of the
@@ -182,6 +185,7 @@ type mmTask struct {
 	m, n, k        int
 	a, b, c        []float32
 	entries, parts int
+	stop           kernels.Stop
 }
 
 var mmTasks = sync.Pool{New: func() any { return new(mmTask) }}
@@ -193,6 +197,9 @@ func (t *mmTask) Part(i int) {
 	sa, sb := t.bc.Steps()
 	// Entry e is run e/inner, position e%inner: walk from the first run.
 	for r := t.bc.RunsFrom(e0 / inner); e0 < e1 && r.Next(); {
+		if t.stop.Stopped() {
+			return
+		}
 		for j := e0 % inner; j < inner && e0 < e1; j++ {
 			ao, bo, co := (r.A+j*sa)*m*k, (r.B+j*sb)*k*n, (r.Out+j)*m*n
 			kernels.Sgemm(false, false, m, n, k, 1, t.a[ao:ao+m*k], k, t.b[bo:bo+k*n], n, 0, t.c[co:co+m*n], n)

@@ -87,6 +87,10 @@ func (k maxPool) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	p := poolProblem{g: &geom, planes: x.Shape[0] * x.Shape[1], idx: idx, colMajor: k.colMajor}
 	switch x.DType {
 	case tensor.Float32:
+		if geom.nd == 2 && idx == nil {
+			maxPool2DF32(ctx, &geom, p.planes, tensor.Values[float32](x), tensor.Values[float32](y))
+			break
+		}
 		maxPoolTyped(&p, tensor.Values[float32](x), tensor.Values[float32](y), float32(math.Inf(-1)))
 	case tensor.Float64:
 		maxPoolTyped(&p, tensor.Values[float64](x), tensor.Values[float64](y), math.Inf(-1))

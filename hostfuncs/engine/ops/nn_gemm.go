@@ -108,9 +108,9 @@ func (k gemm) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	p := gemmProblem{m: m, n: n, k: ka, lda: a.Shape[1], ldb: b.Shape[1], cm: cm, cn: cn, hasC: c != nil}
 	switch a.DType {
 	case tensor.Float32:
-		gemmFloat(ComputeFrom(ctx), &k, &p, tensor.Values[float32](a), tensor.Values[float32](b), values[float32](c), tensor.Values[float32](y))
+		gemmFloat(ComputeFrom(ctx), stopOf(ctx), &k, &p, tensor.Values[float32](a), tensor.Values[float32](b), values[float32](c), tensor.Values[float32](y))
 	case tensor.Float64:
-		gemmFloat(nil, &k, &p, tensor.Values[float64](a), tensor.Values[float64](b), values[float64](c), tensor.Values[float64](y))
+		gemmFloat(nil, kernels.Stop{}, &k, &p, tensor.Values[float64](a), tensor.Values[float64](b), values[float64](c), tensor.Values[float64](y))
 	case tensor.Float16, tensor.BFloat16:
 		sc := ScratchFrom(ctx)
 		af, bf, yf := nnFloats[float32](sc, a), nnFloats[float32](sc, b), ScratchSlice[float32](sc, y.Len())
@@ -118,7 +118,7 @@ func (k gemm) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 		if c != nil {
 			cf = nnFloats[float32](sc, c)
 		}
-		gemmFloat(ComputeFrom(ctx), &k, &p, af, bf, cf, yf)
+		gemmFloat(ComputeFrom(ctx), stopOf(ctx), &k, &p, af, bf, cf, yf)
 		nnStore(y, yf)
 	case tensor.Int32:
 		gemmInt(&k, &p, tensor.Values[int32](a), tensor.Values[int32](b), values[int32](c), tensor.Values[int32](y))
@@ -131,7 +131,7 @@ func (k gemm) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	default:
 		return fault.Errorf(fault.Unsupported, "Gemm of %s", a.DType.ONNXName())
 	}
-	return nil
+	return ctx.Err() // a stopped GEMM left y unfinished
 }
 
 // cShape checks that C broadcasts to m×n and returns its extents.
@@ -173,7 +173,7 @@ func (p *gemmProblem) cIndex(i, j int) int {
 
 // gemmFloat is the float GEMM of the Gemm operator; float32 products split
 // over cmp's pool when cores are free and the product is large enough.
-func gemmFloat[T kernels.Float](cmp *kernels.Compute, k *gemm, p *gemmProblem, a, b, c, y []T) {
+func gemmFloat[T kernels.Float](cmp *kernels.Compute, stop kernels.Stop, k *gemm, p *gemmProblem, a, b, c, y []T) {
 	beta := T(0)
 	if p.hasC && k.beta != 0 {
 		// Seed Y with beta·C so the GEMM accumulates onto it; a zero beta
@@ -189,7 +189,7 @@ func gemmFloat[T kernels.Float](cmp *kernels.Compute, k *gemm, p *gemmProblem, a
 		beta = 1
 	}
 	if y32, ok := any(y).([]float32); ok {
-		kernels.SgemmParallel(cmp.Pool(), cmp.Threads(), k.transA, k.transB, p.m, p.n, p.k, k.alpha, any(a).([]float32), p.lda, any(b).([]float32), p.ldb, float32(beta), y32, p.n)
+		kernels.SgemmParallelStop(cmp.Pool(), cmp.Threads(), stop, k.transA, k.transB, p.m, p.n, p.k, k.alpha, any(a).([]float32), p.lda, any(b).([]float32), p.ldb, float32(beta), y32, p.n)
 		return
 	}
 	kernels.Gemm(k.transA, k.transB, p.m, p.n, p.k, T(k.alpha), a, p.lda, b, p.ldb, beta, y, p.n)

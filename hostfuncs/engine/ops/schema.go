@@ -246,7 +246,7 @@ func newRegistry(defs map[string][]Schema) *Registry {
 
 // defaultRegistry is built once at package initialisation and never
 // written again.
-var defaultRegistry = newRegistry(allSchemas())
+var defaultRegistry = newRegistry(allSchemas()).withDomain(FusedDomain, fusedFamily())
 
 // families lists the functions that define groups of operators, each in its
 // own file, so operators can be added without touching a shared table.

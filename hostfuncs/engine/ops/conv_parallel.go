@@ -1,0 +1,242 @@
+package ops
+
+import (
+	"sync"
+
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/kernels"
+)
+
+// convSplit is a float32 convolution cut into independent pieces, an
+// (image, group, band of output rows) each, that the threads of the
+// compute pool take in contiguous ranges: each thread lowers its own bands
+// into its own scratch and runs their GEMMs alone, so the threads meet once
+// per convolution rather than once per GEMM and lowering, and a batch of
+// small images (where no single GEMM is worth splitting) still spreads.
+type convSplit struct {
+	// Copies of the caller's problem and geometry, which live on its
+	// stack: the task is shared with the pool's workers.
+	prob    convProblem
+	geom    geometry
+	x, w, b []float32
+	y       []float32
+	stop    kernels.Stop
+	// The GEMMs' pool and threads: the compute pool's when the
+	// convolution is one part (one piece, or too little work to cut), so a
+	// large GEMM still splits; none when the parts are the threads.
+	pool    *kernels.Pool
+	threads int
+	direct  bool
+	band    int // output rows of the first spatial axis per piece
+	bands   int // pieces per (image, group)
+	rowLen  int // output positions per row of the first axis
+	items   int
+	parts   int
+	colSize int // scratch per part: the lowered band
+	col     []float32
+	pads    []float32 // scratch per part: the group's padded channels (2-D)
+	padSize int
+	// wide: lower at the padded width (see lowerWide); out is then the
+	// GEMM's result per part, outSize its size.
+	wide    bool
+	trans   bool // compute Yᵀ (see gemmTransposes) into out
+	out     []float32
+	outSize int
+}
+
+var convSplits = sync.Pool{New: func() any { return new(convSplit) }}
+
+// convParallelParts is how many threads share a convolution's pieces, or
+// 1 to run them in order on the calling goroutine (where a GEMM large
+// enough still splits on its own): at least two pieces per thread, or
+// exactly one per thread, so no thread waits long on another; a single
+// piece (one image whose output fits one band) is left to the GEMM's
+// split.
+func convParallelParts(cmp *kernels.Compute, p *convProblem, items, flops int) int {
+	parts := min(items, cmp.Split(flops, 1<<20))
+	if parts <= 1 || (items < 2*parts && items%parts != 0) {
+		return 1
+	}
+	return parts
+}
+
+// convF32Split runs the convolution as convSplit pieces over parts
+// threads. band and bands are convF32's banding; bands is raised to a
+// multiple of parts when a single image is cut, so the threads' shares
+// are equal.
+func convF32Split(cmp *kernels.Compute, stop kernels.Stop, sc *Scratch, p *convProblem, x, w, b, y []float32, direct bool, band, rowLen, parts int) {
+	g := p.g
+	cg := p.c / p.groups
+	rows := cg * g.kSize()
+	bands := (g.o[0] + band - 1) / band
+	if p.n*p.groups < 2*parts && bands%parts != 0 {
+		bands = (bands + parts - 1) / parts * parts
+		band = (g.o[0] + bands - 1) / bands
+		bands = (g.o[0] + band - 1) / band
+	}
+	t := convSplits.Get().(*convSplit)
+	*t = convSplit{prob: convProblem{n: p.n, c: p.c, m: p.m, groups: p.groups, colBudget: p.colBudget}, geom: *g, x: x, w: w, b: b, y: y, stop: stop, direct: direct, band: band, bands: bands, rowLen: rowLen,
+		items: p.n * p.groups * bands, parts: parts}
+	t.prob.g = &t.geom
+	t.threads = 1
+	if gemmFlops := 2 * (p.m / p.groups) * min(band*rowLen, g.outSize()) * rows; parts == 1 && cmp.Split(gemmFlops, 1<<21) > 1 {
+		// Pieces in order, each GEMM worth 2 MFLOP a thread: splitting
+		// from kernels' own 1 MFLOP cost more than it saved on MNIST's
+		// second convolution (1.6 MFLOP).
+		t.pool, t.threads = cmp.Pool(), cmp.Threads()
+	}
+	if !direct {
+		width := rowLen
+		if g.nd == 2 {
+			pp := newPadPlanes(g)
+			t.padSize = pp.size * cg
+			t.pads = ScratchSlice[float32](sc, parts*t.padSize)
+			if t.wide = lowerWide(g, p.m/p.groups, pp.qw); t.wide {
+				width = pp.qw
+				t.outSize = p.m / p.groups * band * width
+				t.out = ScratchSlice[float32](sc, parts*t.outSize)
+			} else if t.trans = gemmTransposes(p.m/p.groups, band*rowLen); t.trans {
+				t.outSize = p.m / p.groups * band * rowLen
+				t.out = ScratchSlice[float32](sc, parts*t.outSize)
+			}
+		}
+		t.colSize = rows * band * width
+		t.col = ScratchSlice[float32](sc, parts*t.colSize)
+	}
+	cmp.Parallel(parts, t)
+	*t = convSplit{}
+	convSplits.Put(t)
+}
+
+func (t *convSplit) Part(i int) {
+	p, g := &t.prob, &t.geom
+	cg, mg := p.c/p.groups, p.m/p.groups
+	inSize, outSize, rows := g.inSize(), g.outSize(), cg*g.kSize()
+	var col []float32
+	var pads padPlanes
+	if !t.direct {
+		col = t.col[i*t.colSize : (i+1)*t.colSize]
+		if g.nd == 2 {
+			pads = newPadPlanes(g)
+			pads.parts = cg
+			pads.buf = t.pads[i*t.padSize : (i+1)*t.padSize]
+			clear(pads.buf) // only interiors are written: the padding stays zero
+		}
+	}
+	filled := -1 // the (image, group) whose channels pads holds
+	for it := i * t.items / t.parts; it < (i+1)*t.items/t.parts && !t.stop.Stopped(); it++ {
+		ng, bi := it/t.bands, it%t.bands
+		n, gi := ng/p.groups, ng%p.groups
+		xg := t.x[(n*p.c+gi*cg)*inSize : (n*p.c+(gi+1)*cg)*inSize]
+		wg := t.w[gi*mg*rows : (gi+1)*mg*rows]
+		yg := t.y[(n*p.m+gi*mg)*outSize : (n*p.m+(gi+1)*mg)*outSize]
+		var bg []float32
+		if t.b != nil {
+			bg = t.b[gi*mg : (gi+1)*mg]
+		}
+		if t.direct {
+			kernels.SgemmBiasStop(t.pool, t.threads, t.stop, false, false, mg, outSize, cg, 1, wg, cg, xg, inSize, 0, yg, outSize, bg)
+			continue
+		}
+		o0 := bi * t.band
+		o1 := min(o0+t.band, g.o[0])
+		if o0 >= o1 {
+			continue
+		}
+		cols := (o1 - o0) * t.rowLen
+		if g.nd == 2 {
+			if filled != ng {
+				for c := range cg {
+					pads.fill(pads.slot(c), xg[c*inSize:(c+1)*inSize], g)
+				}
+				filled = ng
+			}
+			if t.wide {
+				t.bandWide(col, t.out[i*t.outSize:(i+1)*t.outSize], &pads, wg, bg, yg, o0, o1)
+				continue
+			}
+			im2colRows(col[:rows*cols], g, o0, o1, &pads, 0, rows)
+			if t.trans {
+				t.gemmTransposed(col[:rows*cols], t.out[i*t.outSize:(i+1)*t.outSize], wg, bg, yg[o0*t.rowLen:], mg, cols, rows, outSize)
+				continue
+			}
+		} else {
+			im2col(col[:rows*cols], xg, g, cg, o0, o1)
+		}
+		kernels.SgemmBiasStop(t.pool, t.threads, t.stop, false, false, mg, cols, rows, 1, wg, rows, col, cols, 0, yg[o0*t.rowLen:], outSize, bg)
+	}
+}
+
+// lowerWide reports whether a 2-D convolution is lowered at the padded
+// width: with unit strides, the lowered row of a (channel, kernel
+// element) over a band is then one contiguous run of the padded channel,
+// qw values per output row of which the last qw - ow are discarded, so
+// lowering is one copy per row instead of one per output row. The GEMM
+// computes those discarded columns too, and its result is compacted into
+// Y. The rule weighs the extra columns (qw - ow of every qw, times the
+// filters) against the per-output-row copies they save, which cost most
+// where rows are short: it takes MNIST's convolutions (measured 35 → 26 µs
+// at batch 1, 2.06 → 1.50 ms at batch 64) and ResNet's 56- and 28-wide
+// stages (unchanged), not its 256- and 512-filter 14- and 7-wide ones. The
+// run's end may reach (kw-1)·dw past the padded plane, into the slack the
+// padded buffers have.
+func lowerWide(g *geometry, filters, qw int) bool {
+	ow := g.o[1]
+	return g.s[0] == 1 && g.s[1] == 1 && (g.k[1]-1)*g.d[1] <= kernels.ConvSlack &&
+		2*filters*(qw-ow) < 64*ow
+}
+
+// bandWide computes output rows [o0, o1) of one (image, group) lowered at
+// the padded width (lowerWide) into col, the GEMM into out, and copies
+// the valid columns to y.
+func (t *convSplit) bandWide(col, out []float32, pads *padPlanes, w, bias, y []float32, o0, o1 int) {
+	g := &t.geom
+	cg, mg := t.prob.c/t.prob.groups, t.prob.m/t.prob.groups
+	kh, kw, ow := g.k[0], g.k[1], g.o[1]
+	rows, qw, outSize := cg*kh*kw, pads.qw, g.outSize()
+	cw := (o1 - o0) * qw
+	for row := range rows {
+		c, r, k := row/(kh*kw), row/kw%kh, row%kw
+		src := pads.offset(g, o0, r, k)
+		copy(col[row*cw:(row+1)*cw], pads.slot(c)[src:src+cw])
+	}
+	kernels.SgemmBiasStop(t.pool, t.threads, t.stop, false, false, mg, cw, rows, 1, w, rows, col, cw, 0, out, cw, bias)
+	for m := range mg {
+		for oh := range o1 - o0 {
+			copy(y[m*outSize+(o0+oh)*ow:][:ow], out[m*cw+oh*qw:][:ow])
+		}
+	}
+}
+
+// gemmTransposes reports whether a band's GEMM (filters × cols, the
+// kernels tiling the filters 14 rows and the columns 32 at a time) runs
+// better as its transpose, cols × filters: where the band is a few dozen
+// positions against hundreds of filters (ResNet's 7×7 stage: 49 columns
+// fill 77% of two 32-wide panels, 49 rows 88% of four 14-row tiles),
+// measured 157 against 182 GFLOPS on the 512-filter 3×3 layer. With more
+// columns (the 14×14 stage, 112 per band) the transposed product ran
+// slower despite its fuller tiles, so it is kept to bands under 64.
+func gemmTransposes(filters, cols int) bool {
+	eff := func(m, n int) float64 {
+		return float64(m*n) / float64(roundUp(m, 14)*roundUp(n, 32))
+	}
+	return cols < 64 && filters >= 4*cols && eff(cols, filters) > 1.05*eff(filters, cols)
+}
+
+func roundUp(n, to int) int { return (n + to - 1) / to * to }
+
+// gemmTransposed computes a band as Yᵀ = colᵀ·Wᵀ into out (cols ×
+// filters) and stores it transposed into y (rows outSize apart), adding
+// the bias on the way.
+func (t *convSplit) gemmTransposed(col, out, w, bias, y []float32, mg, cols, rows, outSize int) {
+	kernels.SgemmBiasStop(t.pool, t.threads, t.stop, true, true, cols, mg, rows, 1, col, cols, w, rows, 0, out, mg, nil)
+	for m := range mg {
+		b := float32(0)
+		if bias != nil {
+			b = bias[m]
+		}
+		dst := y[m*outSize:][:cols]
+		for j := range dst {
+			dst[j] = out[j*mg+m] + b
+		}
+	}
+}

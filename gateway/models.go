@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -287,6 +288,7 @@ func (l *loader) build(ctx context.Context, def modelDef) (m *model, err error) 
 		if err != nil {
 			return nil, err
 		}
+		logPlan(l.log, key, version, plan.Report())
 		stages = append(stages, core)
 	} else if err := addModule("core", &def.saved.Core); err != nil {
 		return nil, err
@@ -301,6 +303,22 @@ func (l *loader) build(ctx context.Context, def modelDef) (m *model, err error) 
 		return nil, err
 	}
 	return &model{key: key, version: version, pipeline: p, timeout: time.Duration(lim.Timeout), platform: platform}, nil
+}
+
+// logPlan records what the engine made of a model's graph: the memory it
+// holds and plans, and the fusions applied (docs/ENGINE.md).
+func logPlan(log *slog.Logger, model, version string, r exec.Report) {
+	fused := make([]string, 0, len(r.Fused))
+	for _, kind := range slices.Sorted(maps.Keys(r.Fused)) {
+		fused = append(fused, fmt.Sprintf("%s=%d", kind, r.Fused[kind]))
+	}
+	attrs := []any{"model", model, "version", version, "steps", r.Steps,
+		"weights_bytes", r.WeightsBytes, "planned_working_bytes", r.PlannedBytes, "naive_working_bytes", r.NaiveBytes,
+		"buffers", r.Buffers, "values", r.Values, "fused", strings.Join(fused, ",")}
+	if r.FusionError != "" {
+		attrs = append(attrs, "fusion_error", r.FusionError)
+	}
+	log.Info("engine plan", attrs...)
 }
 
 // maxCallDepth bounds nested model_run calls (docs/ABI.md §6).

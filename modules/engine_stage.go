@@ -64,14 +64,27 @@ func (s *EngineStage) Inputs() []abi.TensorSpec  { return s.inputs }
 func (s *EngineStage) Outputs() []abi.TensorSpec { return s.outputs }
 func (s *EngineStage) Close(context.Context)     {}
 
-// MemoryBytes counts the weights and the warmed run states.
+// MemoryBytes counts the weights and the warmed run states. A graph with
+// symbolic input dimensions cannot be warmed up front; it is charged one
+// run state of the memory plan at its reference dimensions (batch 1) until
+// runs have measured more.
 func (s *EngineStage) MemoryBytes() int64 {
-	return s.weightsBytes + int64(s.warmStates)*s.workingBytes
+	working := max(s.workingBytes, s.plan.WorkingBytes())
+	states := int64(s.warmStates)
+	if states == 0 {
+		states = 1
+		working = max(working, s.plan.Report().PlannedBytes)
+	}
+	return s.weightsBytes + states*working
 }
 
 // WeightsBytes and WorkingBytes are the plan's own figures.
 func (s *EngineStage) WeightsBytes() int64 { return s.weightsBytes }
 func (s *EngineStage) WorkingBytes() int64 { return s.workingBytes }
+
+// PlanReport describes the compiled plan: fusions applied, the memory plan
+// and what runs have measured so far.
+func (s *EngineStage) PlanReport() exec.Report { return s.plan.Report() }
 
 func (s *EngineStage) Run(ctx context.Context, in []tensor.Named) ([]tensor.Named, error) {
 	return s.plan.Run(ctx, in)

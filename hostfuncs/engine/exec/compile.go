@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"slices"
 
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/device"
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/fusion"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/kernels"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/ops"
@@ -22,6 +24,9 @@ type config struct {
 	registry *ops.Registry
 	compute  *kernels.Compute
 	fold     int64 // bytes constant folding may allocate; 0 is unbounded
+	noFusion bool
+	device   device.Device
+	dims     map[string]int64 // reference sizes of symbolic dimensions
 }
 
 // WithMaxIdleStates bounds how many warm run states the plan keeps between
@@ -45,6 +50,31 @@ func WithCompute(c *kernels.Compute) Option { return func(cfg *config) { cfg.com
 // fault.TooLarge instead of taking the memory. Unbounded by default.
 func WithFoldBudget(bytes int64) Option { return func(c *config) { c.fold = max(0, bytes) } }
 
+// WithoutFusion compiles the graph as written, without the fusion pass
+// (package fusion) that Compile otherwise applies: for comparing fused and
+// unfused results, and for debugging a fused kernel.
+func WithoutFusion() Option { return func(c *config) { c.noFusion = true } }
+
+// WithDevice allocates the buffers of intermediate values through d
+// instead of device.CPU. The CPU kernels need host memory, so d must be of
+// kind device.Host.
+func WithDevice(d device.Device) Option { return func(c *config) { c.device = d } }
+
+// WithReferenceDims gives the sizes of symbolic input dimensions
+// ("batch_size", "sequence_length") that the memory plan is laid out for
+// and Report states its figures at. A symbol not given is reported at 1
+// and laid out at 64, where the terms that grow fastest with it already
+// dominate. The plan serves any size: this only tunes which values share
+// a buffer.
+func WithReferenceDims(dims map[string]int64) Option {
+	return func(c *config) {
+		c.dims = make(map[string]int64, len(dims))
+		for k, v := range dims {
+			c.dims[k] = v
+		}
+	}
+}
+
 // node is a graph node during compilation.
 type node struct {
 	n      *graph.Node
@@ -52,14 +82,27 @@ type node struct {
 	schema *ops.Schema
 }
 
-// Compile turns a model into a runnable plan.
+// Compile turns a model into a runnable plan: it fuses operator chains,
+// resolves and orders the nodes, folds constants, infers shapes and lays
+// out the memory plan, once for every run of the model.
 func Compile(m *graph.Model, opts ...Option) (*Plan, error) {
-	cfg := config{maxIdle: runtime.GOMAXPROCS(0), registry: ops.Default()}
+	cfg := config{maxIdle: runtime.GOMAXPROCS(0), registry: ops.Default(), device: device.CPU{}}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if m == nil || m.Graph == nil {
 		return nil, fault.Errorf(fault.Invalid, "model has no graph")
+	}
+	if k := cfg.device.Kind(); k != device.Host {
+		return nil, fault.Errorf(fault.Unsupported, "device %s has %s memory; the CPU kernels need host memory", cfg.device.Name(), k)
+	}
+	original := m
+	var fused fusion.Counts
+	var fuseErr error
+	if !cfg.noFusion {
+		if m, fused, fuseErr = fuse(original, cfg.registry); fuseErr != nil {
+			m, fused = original, nil // run the graph as written rather than refuse it
+		}
 	}
 	g := m.Graph
 
@@ -117,7 +160,29 @@ func Compile(m *graph.Model, opts ...Option) (*Plan, error) {
 		return nil, err
 	}
 	order, consts = prune(order, consts, g.Outputs)
-	return newPlan(cfg, inputs, g.Outputs, order, consts), nil
+	p := newPlan(cfg, inputs, g.Outputs, order, consts)
+	if m == original {
+		original = nil // no rewrite to fall back from
+	}
+	vals := inferShapes(&cfg, original, m.Opsets, inputs, consts, order)
+	p.mem = planMemory(p, vals, dtypes, cfg.dims)
+	p.fused, p.fuseErr = fused, fuseErr
+	return p, nil
+}
+
+// fuse runs the fusion pass, turning a panic in it into an error: a bug
+// in a rewrite must not take down a server loading a valid model.
+func fuse(m *graph.Model, reg *ops.Registry) (out *graph.Model, counts fusion.Counts, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fault.Errorf(fault.Internal, "graph fusion panicked: %v", r)
+		}
+	}()
+	out, counts, err = fusion.Fuse(m, reg)
+	if err == nil && (out == nil || out.Graph == nil) {
+		err = fault.Errorf(fault.Internal, "graph fusion returned no graph")
+	}
+	return out, counts, err
 }
 
 func produces(order []*node, name string) bool {

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/device"
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/fusion"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/kernels"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/ops"
@@ -26,8 +28,14 @@ type Plan struct {
 	maxIn    int              // widest node's input count
 	maxOut   int
 
+	mem     memPlan
+	device  device.Device
+	fused   fusion.Counts
+	fuseErr error // why fusion was skipped, if it failed
+
 	weights int64
-	working atomic.Int64
+	working atomic.Int64     // largest held bytes of a warm state
+	arena   atomic.Int64     // largest bytes of a warm state's value buffers
 	compute *kernels.Compute // nil: kernels run on the caller alone
 
 	maxIdle int
@@ -51,8 +59,10 @@ type step struct {
 	out    []int
 }
 
+// newPlan lays out the slots and steps of a plan; the memory plan is made
+// afterwards, from them.
 func newPlan(cfg config, inputs, outputs []graph.ValueInfo, order []*node, consts map[string]*tensor.Tensor) *Plan {
-	p := &Plan{inputs: inputs, outputs: outputs, maxIdle: cfg.maxIdle, compute: cfg.compute}
+	p := &Plan{inputs: inputs, outputs: outputs, maxIdle: cfg.maxIdle, compute: cfg.compute, device: cfg.device}
 	slots := map[string]int{}
 	slot := func(name string, kind slotKind) int {
 		if s, ok := slots[name]; ok {
@@ -119,7 +129,8 @@ func (p *Plan) WeightsBytes() int64 { return p.weights }
 // WorkingBytes is the memory one warm run state holds between runs: the
 // buffers of its intermediate values and its scratch, as measured after the
 // largest run so far (0 before the first run). Outputs are not included:
-// they belong to the caller.
+// they belong to the caller. Report has the planned figure, known before
+// any run.
 func (p *Plan) WorkingBytes() int64 { return p.working.Load() }
 
 // state is one run's working memory, reused by later runs.
@@ -127,6 +138,19 @@ type state struct {
 	vals    []*tensor.Tensor // by slot
 	in, out []*tensor.Tensor // argument lists for one kernel call
 	scratch ops.Scratch
+
+	// bufs holds the memory plan's buffers, each as the tensor of the
+	// value last placed in it, handed to the kernel of the next value
+	// placed in it so Output reuses its memory; mem is the device buffer
+	// behind each, the zero Buffer where a kernel brought its own memory.
+	bufs []*tensor.Tensor
+	mem  []device.Buffer
+	// bind is the symbol binding of the run in progress (or the last), and
+	// need the buffer sizes it implies, computed when the binding changes;
+	// sized is false when the inputs did not bind every symbol.
+	bind  []int64
+	need  []int64
+	sized bool
 }
 
 func (p *Plan) newState() *state {
@@ -134,8 +158,26 @@ func (p *Plan) newState() *state {
 		vals: slices.Clone(p.consts),
 		in:   make([]*tensor.Tensor, p.maxIn),
 		out:  make([]*tensor.Tensor, p.maxOut),
+		bufs: make([]*tensor.Tensor, p.mem.buffers),
+		mem:  make([]device.Buffer, p.mem.buffers),
+		bind: make([]int64, len(p.mem.symbols)),
+		need: make([]int64, p.mem.buffers),
+	}
+	for i := range st.bufs {
+		st.bufs[i] = &tensor.Tensor{}
+	}
+	for i := range st.bind {
+		st.bind[i] = -1 // no run has bound it yet
 	}
 	return st
+}
+
+// free gives a state's device buffers back.
+func (p *Plan) free(st *state) {
+	for i, b := range st.mem {
+		p.device.Free(b)
+		st.mem[i] = device.Buffer{}
+	}
 }
 
 // acquire takes an idle state or makes one.
@@ -151,28 +193,31 @@ func (p *Plan) acquire() *state {
 	return p.newState()
 }
 
-// release keeps st for a later run unless enough states are idle already.
+// release keeps st for a later run unless enough states are idle already,
+// in which case its buffers go back to the device.
 func (p *Plan) release(st *state) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if len(p.idle) < p.maxIdle {
 		p.idle = append(p.idle, st)
+		st = nil
+	}
+	p.mu.Unlock()
+	if st != nil {
+		p.free(st)
 	}
 }
 
-// heldBytes is the memory st holds between runs.
-func (p *Plan) heldBytes(st *state) int64 {
-	n := int64(st.scratch.Bytes())
-	for s, t := range st.vals {
-		if t == nil || p.slotKind[s] != slotIntermediate {
-			continue
-		}
-		n += int64(cap(t.Data))
+// heldBytes is the memory st holds between runs, and the part of it that
+// is value buffers rather than scratch. Graph outputs have been handed to
+// the caller by then, so the value buffers are the memory plan's.
+func (p *Plan) heldBytes(st *state) (total, arena int64) {
+	for _, t := range st.bufs {
+		arena += int64(cap(t.Data))
 		for _, b := range t.Strings {
-			n += int64(cap(b))
+			arena += int64(cap(b))
 		}
 	}
-	return n
+	return arena + int64(st.scratch.Bytes()), arena
 }
 
 // IdleStates is the number of warm run states the plan holds now.

@@ -3,7 +3,10 @@ package exec
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
+	"unsafe"
 
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/device"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/ops"
 	"github.com/wasmgate/wasmgate/hostfuncs/fault"
@@ -19,7 +22,9 @@ func (p *Plan) Run(ctx context.Context, inputs []tensor.Named) ([]tensor.Named, 
 	st := p.acquire()
 	outs, err := p.runOn(ctx, st, inputs)
 	if err == nil || fault.KindOf(err) != fault.Internal {
-		p.release(st) // after a kernel bug, the state is not trusted again
+		p.release(st)
+	} else {
+		p.free(st) // after a kernel bug, the state is not trusted again
 	}
 	return outs, err
 }
@@ -133,6 +138,7 @@ func (p *Plan) run(ctx context.Context, st *state) (outs []tensor.Named, err err
 	if p.compute != nil {
 		kctx = ops.WithCompute(kctx, p.compute)
 	}
+	p.sizeBuffers(st)
 	for i := range p.steps {
 		s := &p.steps[i]
 		if err := ctx.Err(); err != nil {
@@ -140,6 +146,13 @@ func (p *Plan) run(ctx context.Context, st *state) (outs []tensor.Named, err err
 		}
 		if err := p.runStep(kctx, st, s); err != nil {
 			return nil, err
+		}
+	}
+	if n := len(p.steps); n > 0 {
+		// A long kernel stops early when the context ends and leaves its
+		// output unfinished, so the last one's output is not trusted either.
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("run stopped in node %v: %w", p.steps[n-1].node, err)
 		}
 	}
 	outs = make([]tensor.Named, len(p.outputs))
@@ -155,8 +168,73 @@ func (p *Plan) run(ctx context.Context, st *state) (outs []tensor.Named, err err
 		}
 		outs[i] = tensor.Named{Name: p.outputs[i].Name, Tensor: t}
 	}
-	p.working.Store(max(p.working.Load(), p.heldBytes(st)))
+	total, arena := p.heldBytes(st)
+	storeMax(&p.working, total)
+	storeMax(&p.arena, arena)
 	return outs, nil
+}
+
+// storeMax raises a to v if v is larger.
+func storeMax(a *atomic.Int64, v int64) {
+	for {
+		old := a.Load()
+		if v <= old || a.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// sizeBuffers works out the buffer sizes of the run st is bound for, from
+// its inputs' dimensions; they are computed again only when those change.
+func (p *Plan) sizeBuffers(st *state) {
+	changed := !st.sized
+	for i, f := range p.mem.from {
+		t := st.vals[p.inSlots[f.input]]
+		if f.axis >= len(t.Shape) { // a rank mismatch the kernels will report
+			st.sized = false
+			return
+		}
+		if v := int64(t.Shape[f.axis]); v != st.bind[i] {
+			st.bind[i], changed = v, true
+		}
+	}
+	if changed {
+		p.mem.bufferSizes(st.need, st.bind)
+		st.sized = true
+	}
+}
+
+// grow gives buffer b the device memory for st.need[b] bytes, charged to
+// the context's allocation budget as an output of that size would be.
+func (p *Plan) grow(ctx context.Context, st *state, b int32) error {
+	n := st.need[b]
+	if err := ops.Charge(ctx, n); err != nil {
+		return err
+	}
+	buf, err := p.device.Alloc(int(n))
+	if err != nil {
+		return err
+	}
+	p.device.Free(st.mem[b])
+	st.mem[b] = buf
+	t := st.bufs[b]
+	t.Data, t.Strings = buf.Bytes[:0], nil
+	return nil
+}
+
+// keep records the tensor a kernel produced for a slot in buffer b. A
+// kernel that brought its own memory (a value larger than planned, or of a
+// size the plan could not tell) takes the buffer's place, and the device
+// buffer goes back.
+func (p *Plan) keep(st *state, b int32, t *tensor.Tensor) {
+	if t == nil {
+		return
+	}
+	if m := st.mem[b]; m.Size > 0 && (cap(t.Data) == 0 || unsafe.SliceData(t.Data) != unsafe.SliceData(m.Bytes)) {
+		p.device.Free(m)
+		st.mem[b] = device.Buffer{}
+	}
+	st.bufs[b] = t
 }
 
 // earlierOutput is the index of an earlier graph output with the same
@@ -179,16 +257,29 @@ func (p *Plan) runStep(ctx context.Context, st *state, s *step) error {
 			in[i] = st.vals[slot]
 		}
 	}
-	for i, slot := range s.out {
-		out[i] = st.vals[slot]
-	}
 	defer clear(in) // the argument lists must not keep tensors alive
 	defer clear(out)
+	for i, slot := range s.out {
+		b := p.mem.buffer[slot]
+		if b < 0 {
+			out[i] = st.vals[slot]
+			continue
+		}
+		if st.sized && st.need[b] > int64(cap(st.bufs[b].Data)) {
+			if err := p.grow(ctx, st, b); err != nil {
+				return fmt.Errorf("node %v: %w", s.node, err)
+			}
+		}
+		out[i] = st.bufs[b]
+	}
 	st.scratch.Reset()
 	if err := callKernel(ctx, s.node, s.kernel, in, out); err != nil {
 		return err
 	}
 	for i, slot := range s.out {
+		if b := p.mem.buffer[slot]; b >= 0 {
+			p.keep(st, b, out[i])
+		}
 		st.vals[slot] = out[i]
 	}
 	return nil

@@ -3,7 +3,8 @@
 //
 //	go run ./bench/peers [-runs 200] [-block 20] [-warmup 10] [-threads 1,2]
 //	                     [-models mnist,resnet18,bert] [-batch-dim dynamic|fixed]
-//	                     [-decomposed-layernorm] [-ort DIR] [-keep DIR]
+//	                     [-decomposed-layernorm] [-reference] [-settle 100ms]
+//	                     [-ort-spin=false] [-ort DIR] [-keep DIR]
 //	go run ./bench/peers -check-writer ../shared/corpus/onnx-node
 //
 // The models are built in Go by hostfuncs/engine/modelgen (random weights,
@@ -32,11 +33,24 @@
 //	model=NAME batch=B threads=T wasmgate_ms=X ort_ms=Y ratio=X/Y
 //
 // and '#' lines for context: machine, versions, load, spread, agreement.
+// With -reference, each model is also run widened to float64 on the
+// engine, and each side's distance from that nearly exact result is
+// printed: which side's float32 rounding is the larger when they disagree.
 //
-// Threads: the engine's executor has no intra-op parallelism yet (exec
-// offers no thread option), so the engine runs single-threaded at every T,
-// with GOMAXPROCS=T; engineOptions is where a thread option goes when exec
-// gets one.
+// onnxruntime's intra-op threads spin while they wait for work (its
+// default, kept unless -ort-spin=false), for about 30 ms after its last
+// Run on this machine. At T = 2 on two cores, that spinning took a core
+// from the engine's block that followed: measured on MNIST batch 64, the
+// engine's median was 1.6 ms with back-to-back blocks and 0.86 ms with a
+// pause of 100 ms before each. So every block (both sides) starts after
+// -settle of idleness (default 100 ms), and each side is timed on an
+// otherwise idle machine. -ort-spin=false turns the spinning off
+// altogether (onnxruntime's own T = 2 runs are then slower, its threads
+// woken for each parallel step).
+//
+// Threads: the engine runs with GOMAXPROCS=T and a compute budget of T
+// cores (exec.WithCompute(kernels.NewCompute(T))), the server's setup, so
+// its operators split over T threads as onnxruntime's intra-op pool does.
 package main
 
 import (
@@ -71,14 +85,18 @@ func main() {
 	flag.IntVar(&c.runs, "runs", 200, "timed runs per side and case (at least)")
 	flag.IntVar(&c.block, "block", 20, "runs per alternating block")
 	flag.IntVar(&c.warmup, "warmup", 10, "untimed warm-up runs per side and case")
+	flag.DurationVar(&c.settle, "settle", 100*time.Millisecond, "idle pause before each block, longer than onnxruntime's threads spin after a run (about 30 ms)")
+	ortSpin := flag.Bool("ort-spin", true, "leave onnxruntime's intra-op threads spinning while they wait for work (its default); false sets session.intra_op.allow_spinning=0")
 	threads := flag.String("threads", "1,2", "comma-separated thread counts")
 	models := flag.String("models", "mnist,resnet18,bert", "comma-separated models to run")
 	flag.StringVar(&c.batchDim, "batch-dim", "dynamic", "generated models' batch dimension: dynamic (symbolic, as exported with dynamic_axes) or fixed")
 	flag.BoolVar(&c.decomposedLN, "decomposed-layernorm", false, "build BERT with the decomposed LayerNorm (ReduceMean/Sub/Pow/...) instead of LayerNormalization")
+	flag.BoolVar(&c.reference, "reference", false, "also run each model widened to float64 on the engine and print how far each side's outputs are from it")
 	flag.StringVar(&c.ortDir, "ort", "", "where onnxruntime is installed (default bench/peers/.ort in the module)")
 	flag.StringVar(&c.keep, "keep", "", "also write the models and inputs to this directory")
 	writerCorpus := flag.String("check-writer", "", "instead of benchmarking: round-trip every model.onnx under this directory through the writer and check onnxruntime loads each written file that it loads as published")
 	flag.Parse()
+	c.ortNoSpin = !*ortSpin
 	for _, f := range strings.Split(*threads, ",") {
 		t, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || t < 1 {
@@ -110,6 +128,9 @@ type config struct {
 	models              []string
 	batchDim            string
 	decomposedLN        bool
+	reference           bool
+	ortNoSpin           bool
+	settle              time.Duration
 	ortDir, keep        string
 	root                string // the module root
 }
@@ -188,11 +209,11 @@ func cases() []benchCase {
 	}
 }
 
-// engineOptions are the exec options for T threads. The executor has no
-// thread option yet; when it gets one, pass threads here.
-func engineOptions(threads int) []exec.Option {
-	_ = threads
-	return nil
+// engineOptions are the exec options for T threads: a compute budget of
+// T cores, which the operators split their work over as the server's
+// shared budget lets them (a lone request gets every core).
+func engineOptions(cmp *kernels.Compute) []exec.Option {
+	return []exec.Option{exec.WithCompute(cmp)}
 }
 
 func run(c config) error {
@@ -207,6 +228,7 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
+	ort.noSpin = c.ortNoSpin
 	dir, err := os.MkdirTemp("", "wasmgate-peers-")
 	if err != nil {
 		return err
@@ -226,11 +248,11 @@ func run(c config) error {
 		cpuModel(), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, kernels.SgemmVariant())
 	fmt.Printf("# ort=%s from npm %s, driven through its C API (API version %s, header from npm %s) by ortrunner\n",
 		ortVersion, ortPackage, ortAPI, headerPackage)
-	fmt.Printf("# ort: graph_optimization_level=ALL intra_op_num_threads=T inter_op_num_threads=1 sequential; engine: exec.Plan.Run, single-threaded executor (no thread option in exec), GOMAXPROCS=T\n")
+	fmt.Printf("# ort: graph_optimization_level=ALL intra_op_num_threads=T inter_op_num_threads=1 sequential allow_spinning=%v; engine: exec.Plan.Run with exec.WithCompute(kernels.NewCompute(T)), GOMAXPROCS=T\n", !c.ortNoSpin)
 	fmt.Printf("# per-run floor (a one-node Identity model on one float, median of 1000): wasmgate %.2f us, ort %.2f us\n",
 		float64(engineFloor)/1e3, float64(ortFloor)/1e3)
-	fmt.Printf("# runs: %d warm-ups, then median of %d runs per side in alternating blocks of %d; generated models' batch dimension: %s; BERT LayerNorm decomposed: %v\n",
-		c.warmup, roundUp(c.runs, c.block), c.block, c.batchDim, c.decomposedLN)
+	fmt.Printf("# runs: %d warm-ups, then median of %d runs per side in alternating blocks of %d, each after %v idle; generated models' batch dimension: %s; BERT LayerNorm decomposed: %v\n",
+		c.warmup, roundUp(c.runs, c.block), c.block, c.settle, c.batchDim, c.decomposedLN)
 	fmt.Printf("# load before: %s\n", loadavg())
 
 	met, total, mismatches := 0, 0, 0
@@ -308,7 +330,9 @@ type result struct {
 func measure(c config, ort ortSetup, bc benchCase, m *graph.Model, modelPath, dir string, inputs []tensor.Named, files []namedFile, threads int) (result, error) {
 	prev := runtime.GOMAXPROCS(threads)
 	defer runtime.GOMAXPROCS(prev)
-	p, err := exec.Compile(m, engineOptions(threads)...)
+	cmp := kernels.NewCompute(threads)
+	defer cmp.Close()
+	p, err := exec.Compile(m, engineOptions(cmp)...)
 	if err != nil {
 		return result{}, fmt.Errorf("engine compile: %w", err)
 	}
@@ -338,11 +362,20 @@ func measure(c config, ort ortSetup, bc benchCase, m *graph.Model, modelPath, di
 		return result{}, err
 	}
 	agree := compare(bc, threads, mine, theirs)
+	if c.reference {
+		ref, err := float64Reference(m, inputs)
+		if err != nil {
+			fmt.Printf("#   float64 reference model=%s: not available: %v\n", bc.model, err)
+		} else {
+			printReferenceErrors(bc, threads, ref, mine, theirs)
+		}
+	}
 
 	var we, wo []time.Duration
 	for blk := 0; len(we) < c.runs || len(wo) < c.runs; blk++ {
 		ortFirst := blk%2 == 1 // engine, ORT, ORT, engine, engine, ...
 		for side := range 2 {
+			time.Sleep(c.settle)
 			if (side == 0) == ortFirst {
 				d, err := sess.run(c.block)
 				if err != nil {

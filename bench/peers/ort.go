@@ -43,6 +43,7 @@ const (
 type ortSetup struct {
 	lib    string // libonnxruntime.so.1
 	runner string // the compiled ortrunner
+	noSpin bool   // turn the intra-op threads' spin-waiting off
 }
 
 // setupORT installs onnxruntime and its C header into cache with npm when
@@ -198,6 +199,15 @@ func startORT(o ortSetup, model string, threads int, outDir string, inputs []nam
 	}
 	s := &ortSession{cmd: exec.Command(o.runner, args...), outDir: outDir}
 	s.cmd.Stderr = &s.stderr
+	// The spin setting is the bench's alone, whatever the environment has.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ORTRUNNER_NO_SPIN=") {
+			s.cmd.Env = append(s.cmd.Env, kv)
+		}
+	}
+	if o.noSpin {
+		s.cmd.Env = append(s.cmd.Env, "ORTRUNNER_NO_SPIN=1")
+	}
 	var err error
 	if s.stdin, err = s.cmd.StdinPipe(); err != nil {
 		return nil, err

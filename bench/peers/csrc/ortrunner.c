@@ -5,7 +5,8 @@
 // Usage: ortrunner LIB MODEL THREADS OUTDIR [NAME=FILE ...]
 //
 // It creates one session (graph optimisation ALL, intra-op threads THREADS,
-// inter-op threads 1, sequential execution), binds each input NAME to the
+// inter-op threads 1, sequential execution; with ORTRUNNER_NO_SPIN=1 in
+// the environment, the intra-op threads do not spin while idle), binds each input NAME to the
 // tensor in FILE, prints "ready VERSION NOUTPUTS API" and then serves commands
 // on standard input, one per line (VERSION is the library's, API the C API
 // version of the header it was compiled with):
@@ -132,6 +133,10 @@ int main(int argc, char **argv) {
   check(ort->SetInterOpNumThreads(so, 1), "SetInterOpNumThreads");
   check(ort->SetSessionGraphOptimizationLevel(so, ORT_ENABLE_ALL), "SetSessionGraphOptimizationLevel");
   check(ort->SetSessionExecutionMode(so, ORT_SEQUENTIAL), "SetSessionExecutionMode");
+  const char *nospin = getenv("ORTRUNNER_NO_SPIN");
+  if (nospin != NULL && strcmp(nospin, "1") == 0) {
+    check(ort->AddSessionConfigEntry(so, "session.intra_op.allow_spinning", "0"), "AddSessionConfigEntry");
+  }
   OrtSession *sess;
   check(ort->CreateSession(env, argv[2], so, &sess), "CreateSession");
 

@@ -140,7 +140,7 @@ func (k fusedAttention) Run(ctx context.Context, in, out []*tensor.Tensor) error
 	parts := min(a.entries, cmp.Split(a.entries*flops, 1<<20))
 	t := attnTasks.Get().(*attnTask)
 	*t = attnTask{k: k, a: a, q: tensor.Values[float32](q), kt: tensor.Values[float32](kt), v: tensor.Values[float32](v),
-		y: tensor.Values[float32](y), parts: parts,
+		y: tensor.Values[float32](y), parts: parts, stop: stopOf(ctx),
 		scores: ScratchSlice[float32](ScratchFrom(ctx), parts*a.s*a.t)}
 	if mask != nil {
 		t.mask = tensor.Values[float32](mask)
@@ -157,6 +157,7 @@ type attnTask struct {
 	q, kt, v, mask, y []float32
 	scores            []float32
 	parts             int
+	stop              kernels.Stop // polled between entries and inside their GEMMs
 }
 
 var attnTasks = sync.Pool{New: func() any { return new(attnTask) }}
@@ -164,8 +165,8 @@ var attnTasks = sync.Pool{New: func() any { return new(attnTask) }}
 func (t *attnTask) Part(i int) {
 	a := &t.a
 	sc := t.scores[i*a.s*a.t : (i+1)*a.s*a.t]
-	for e := i * a.entries / t.parts; e < (i+1)*a.entries/t.parts; e++ {
-		kernels.Sgemm(false, false, a.s, a.t, a.d, 1, t.q[e*a.s*a.d:], a.d, t.kt[e*a.d*a.t:], a.t, 0, sc, a.t)
+	for e := i * a.entries / t.parts; e < (i+1)*a.entries/t.parts && !t.stop.Stopped(); e++ {
+		kernels.SgemmBiasStop(nil, 1, t.stop, false, false, a.s, a.t, a.d, 1, t.q[e*a.s*a.d:], a.d, t.kt[e*a.d*a.t:], a.t, 0, sc, a.t, nil)
 		moff := 0
 		if t.mask != nil { // the entry's mask offset, from its batch index
 			rest := e
@@ -192,7 +193,7 @@ func (t *attnTask) Part(i int) {
 			}
 			softmaxRowRange(false, row, row, a.t, 0, 1)
 		}
-		kernels.Sgemm(false, false, a.s, a.e, a.t, 1, sc, a.t, t.v[e*a.t*a.e:], a.e, 0, t.y[e*a.s*a.e:], a.e)
+		kernels.SgemmBiasStop(nil, 1, t.stop, false, false, a.s, a.e, a.t, 1, sc, a.t, t.v[e*a.t*a.e:], a.e, 0, t.y[e*a.s*a.e:], a.e, nil)
 	}
 }
 

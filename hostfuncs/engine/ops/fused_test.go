@@ -2,9 +2,11 @@ package ops
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/matryer/is"
 
@@ -123,4 +125,34 @@ func TestFusedKernelsMatchUnfused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFusedAttentionStopsWhenCancelled runs a long attention (16 heads of
+// 1,024 positions, about 4 GFLOP) once to completion and once with its
+// context already cancelled: the cancelled run must return the context's
+// error without doing the heads' work, since the kernel polls between
+// heads and inside each head's products rather than only at its end.
+func TestFusedAttentionStopsWhenCancelled(t *testing.T) {
+	is := is.New(t)
+	r := rand.New(rand.NewPCG(9, 10))
+	const heads, seq, dim = 16, 1024, 64
+	in := []*tensor.Tensor{randF32(r, 1, heads, seq, dim), randF32(r, 1, heads, dim, seq), randF32(r, 1, heads, seq, dim)}
+	nd := &graph.Node{Name: "y", OpType: "FusedAttention", Domain: FusedDomain, Inputs: []string{"q", "kt", "v"}, Outputs: []string{"y"},
+		Attrs: graph.Attrs(graph.FloatAttr("scale", 8), graph.StringAttr("scale_op", "Div"))}
+	k, _, err := Default().Build(nd, map[string]int64{"": 20, FusedDomain: 1})
+	is.NoErr(err)
+	run := func(ctx context.Context) (time.Duration, error) {
+		var sc Scratch
+		start := time.Now()
+		err := k.Run(WithScratch(ctx, &sc), in, make([]*tensor.Tensor, 1))
+		return time.Since(start), err
+	}
+	full, err := run(context.Background())
+	is.NoErr(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	stopped, err := run(ctx)
+	t.Logf("whole run %v, cancelled run %v", full, stopped)
+	is.True(errors.Is(err, context.Canceled))
+	is.True(stopped < full/5)
 }

@@ -256,4 +256,3 @@ func (t *tail) last() string {
 	}
 	return strings.TrimSpace(s)
 }
-

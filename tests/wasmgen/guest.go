@@ -110,8 +110,8 @@ func (g Guest) Bytes() []byte {
 	if input == nil {
 		// size <= InputCap ? InputAddr : 0
 		input = [][]byte{
-			Block, LocalGet(0), I32Const(InputCap), []byte{0x4b}, /* i32.gt_u */ BrIf(0),
-			I32Const(InputAddr), []byte{0x0f}, /* return */ End,
+			Block, LocalGet(0), I32Const(InputCap), []byte{0x4b} /* i32.gt_u */, BrIf(0),
+			I32Const(InputAddr), []byte{0x0f} /* return */, End,
 			I32Const(0),
 		}
 	}

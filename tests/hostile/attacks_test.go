@@ -137,7 +137,7 @@ func attacks(t *testing.T) []attack {
 		{name: "memory.grow to the cap and beyond", guest: wasmgen.Guest{Run: growForever}, codes: []int{500}, msg: "unreachable"},
 		{name: "huge declared memory", guest: wasmgen.Guest{MemoryPages: 60000}, uploadCode: 400, uploadMsg: "starts with 60000 pages"},
 		{name: "start function never returns", guest: wasmgen.Guest{Initialize: loop[:3]}, uploadCode: 400, uploadMsg: "did not finish within 1s"},
-		{name: "slow to compile", wasm: slowToCompile(20000), uploadCode: 400, uploadMsg: "did not compile within 2s"},
+		{name: "slow to compile", wasm: slowToCompile(20000), uploadCode: 400, uploadMsg: "did not compile within 6s"},
 		{name: "host allocation bomb", guest: wasmgen.Guest{
 			Imports: []wasmgen.Import{{Module: "wasmgate", Name: "tensor_put", Params: []wasmgen.ValType{wasmgen.I32, wasmgen.I32}, Results: []wasmgen.ValType{wasmgen.I32}}},
 			Run:     putBomb, MemoryPages: 20, Message: string(list),

@@ -59,7 +59,9 @@ func startServer(t *testing.T) *server {
 		"WASMGATE_DATA_DIR=" + filepath.Join(dir, "data"),
 		"WASMGATE_API_KEYS=" + keyVictim + " victim infer;" + keyAttacker + " attacker infer,upload",
 		"WASMGATE_REQUEST_TIMEOUT=2s",
-		"WASMGATE_COMPILE_TIMEOUT=2s",
+		// Long enough for the Go guests (about 1 s to compile, more on a
+		// busy machine), far below the 30 s of the slow-to-compile module.
+		"WASMGATE_COMPILE_TIMEOUT=6s",
 		"WASMGATE_INIT_TIMEOUT=1s",
 	})
 	if err != nil {

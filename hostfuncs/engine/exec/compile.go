@@ -165,6 +165,7 @@ func Compile(m *graph.Model, opts ...Option) (*Plan, error) {
 		original = nil // no rewrite to fall back from
 	}
 	vals := inferShapes(&cfg, original, m.Opsets, inputs, consts, order)
+	p.prepack(vals)
 	p.mem = planMemory(p, vals, dtypes, cfg.dims)
 	p.fused, p.fuseErr = fused, fuseErr
 	return p, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/kernels"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/ops"
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/shapes"
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
 )
 
@@ -112,6 +113,46 @@ func newPlan(cfg config, inputs, outputs []graph.ValueInfo, order []*node, const
 		p.outSlots = append(p.outSlots, slots[out.Name])
 	}
 	return p
+}
+
+// prepack lets the kernels that can (ops.Prepacker) prepare their
+// constant inputs once, such as convolutions packing their filters, and
+// counts what that holds with the weights.
+func (p *Plan) prepack(vals map[string]shapes.Value) {
+	for i := range p.steps {
+		st := &p.steps[i]
+		pk, ok := st.kernel.(ops.Prepacker)
+		if !ok {
+			continue
+		}
+		consts := make([]*tensor.Tensor, len(st.in))
+		dims := make([][]int, len(st.in))
+		hasConst := false
+		for j, s := range st.in {
+			if s < 0 {
+				continue
+			}
+			if consts[j] = p.consts[s]; consts[j] != nil {
+				hasConst = true
+			}
+			if v, ok := vals[st.node.Inputs[j]]; ok && v.Known {
+				dims[j] = make([]int, len(v.Shape))
+				for d, dim := range v.Shape {
+					dims[j][d] = -1
+					if n, fixed := dim.Value(); fixed && n <= int64(tensor.MaxElements) {
+						dims[j][d] = int(n)
+					}
+				}
+			}
+		}
+		if !hasConst {
+			continue
+		}
+		if k, bytes := pk.Prepack(consts, dims); k != nil {
+			st.kernel = k
+			p.weights += bytes
+		}
+	}
 }
 
 // InputInfo declares the inputs a run takes, in graph order. Initializers

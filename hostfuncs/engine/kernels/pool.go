@@ -214,16 +214,20 @@ func (v *variant) sgemmParallel(p *Pool, threads, minFlops int, transA, transB b
 }
 
 func (v *variant) sgemmParallelStop(p *Pool, threads, minFlops int, stop Stop, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
+	v.sgemmParallelPre(p, threads, minFlops, stop, prePacked{}, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+}
+
+func (v *variant) sgemmParallelPre(p *Pool, threads, minFlops int, stop Stop, pre prePacked, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	if p != nil {
 		threads = min(threads, p.workers+1)
 	}
 	if p == nil || threads <= 1 || m <= 0 || n <= 0 || k <= 0 || alpha == 0 || 2*m*n*k < minFlops {
-		v.sgemmBiasStop(stop, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+		v.sgemmPre(stop, pre, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 		return
 	}
 	j := jobPool.Get().(*parJob)
 	*j = parJob{v: v, stop: stop, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-		a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias}
+		a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias, pre: pre}
 	// Split the longer side, in whole panels (so no part packs a partial
 	// panel it could have avoided), into at most threads parts of as equal
 	// a number of panels as possible.
@@ -237,7 +241,7 @@ func (v *variant) sgemmParallelStop(p *Pool, threads, minFlops int, stop Stop, t
 	if j.parts <= 1 {
 		*j = parJob{}
 		jobPool.Put(j)
-		v.sgemmBiasStop(stop, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+		v.sgemmPre(stop, pre, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 		return
 	}
 	p.run(j, j.parts-1)
@@ -305,6 +309,7 @@ type parJob struct {
 	a, b, c        []float32
 	lda, ldb, ldc  int
 	bias           []float32
+	pre            prePacked
 
 	splitN             bool
 	gran, size, panels int // split unit (nr or mr), length of the split side, units in it
@@ -344,7 +349,11 @@ func (j *parJob) part(i int) {
 		if j.transB {
 			boff = lo * j.ldb
 		}
-		j.v.sgemmBiasStop(j.stop, j.transA, j.transB, j.m, cols, j.k, j.alpha, j.a, j.lda, j.b[boff:], j.ldb, j.beta, j.c[lo:], j.ldc, j.bias)
+		pre := j.pre
+		if pre.b != nil {
+			pre.off += lo
+		}
+		j.v.sgemmPre(j.stop, pre, j.transA, j.transB, j.m, cols, j.k, j.alpha, j.a, j.lda, j.b[boff:], j.ldb, j.beta, j.c[lo:], j.ldc, j.bias)
 		return
 	}
 	rows := hi - lo
@@ -356,7 +365,11 @@ func (j *parJob) part(i int) {
 	if j.bias != nil {
 		bias = j.bias[lo:hi]
 	}
-	j.v.sgemmBiasStop(j.stop, j.transA, j.transB, rows, j.n, j.k, j.alpha, j.a[aoff:], j.lda, j.b, j.ldb, j.beta, j.c[lo*j.ldc:], j.ldc, bias)
+	pre := j.pre
+	if pre.a != nil {
+		pre.off += lo
+	}
+	j.v.sgemmPre(j.stop, pre, j.transA, j.transB, rows, j.n, j.k, j.alpha, j.a[aoff:], j.lda, j.b, j.ldb, j.beta, j.c[lo*j.ldc:], j.ldc, bias)
 }
 
 func (j *parJob) release() {

@@ -101,6 +101,13 @@ func (v *variant) sgemmBias(transA, transB bool, m, n, k int, alpha float32, a [
 // sgemmBiasStop is sgemmBias that gives up, leaving C partly written, once
 // stop fires.
 func (v *variant) sgemmBiasStop(stop Stop, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
+	v.sgemmPre(stop, prePacked{}, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+}
+
+// sgemmPre is sgemmBiasStop with, in pre, an operand packed in advance
+// (see Packed) that blocked uses in place of packing a or b, which still
+// hold the operand as given for the paths that do not use panels.
+func (v *variant) sgemmPre(stop Stop, pre prePacked, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	if m <= 0 || n <= 0 || stop.Stopped() {
 		return
 	}
@@ -135,7 +142,7 @@ func (v *variant) sgemmBiasStop(stop Stop, transA, transB bool, m, n, k int, alp
 	case n == 1:
 		v.gemvCol(transA, transB, m, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 	default:
-		v.blocked(stop, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+		v.blocked(stop, pre.usable(v, alpha), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 	}
 }
 
@@ -196,16 +203,30 @@ func checkMatrix(name string, trans bool, rows, cols int, x []float32, ld int) {
 // panels of B (each stays in L1) and ir over mr-high panels of A (streamed
 // from L2). It polls stop every stopPanels panels of B, a few hundred
 // microseconds of work at most, and returns as soon as it fires.
-func (v *variant) blocked(stop Stop, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
+//
+// With pre's A (or B), the panels of each block come from it instead of
+// being packed, at the depth it was packed with.
+func (v *variant) blocked(stop Stop, pre prePacked, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	bl := v.blocking
-	inPlace := !transB && m <= bl.inPlaceM
+	inPlace := !transB && m <= bl.inPlaceM && pre.b == nil
 	if inPlace {
 		bl.kc = bl.kcInPlace
+	}
+	// Blocks of pre-packed panels must start on a panel.
+	switch {
+	case pre.a != nil:
+		bl.kc, bl.mc = pre.a.kc, max(v.mr, bl.mc/v.mr*v.mr)
+	case pre.b != nil:
+		bl.kc, bl.nc = pre.b.kc, max(v.nr, bl.nc/v.nr*v.nr)
 	}
 	kcb := min(k, bl.kc)
 	mcb := min(m, bl.mc)
 	ncb := roundUp(min(n, bl.nc), v.nr) // packB pads the last panel to nr
-	bufs := getPackBufs(mcb*kcb, kcb*ncb, kcb*v.nr, v.mr*v.nr, inPlace)
+	na := mcb * kcb
+	if pre.a != nil {
+		na = 0
+	}
+	bufs := getPackBufs(na, kcb*ncb, kcb*v.nr, v.mr*v.nr, inPlace || pre.b != nil)
 	defer putPackBufs(bufs)
 	pa, pb := bufs.a, bufs.b
 
@@ -219,12 +240,19 @@ func (v *variant) blocked(stop Stop, transA, transB bool, m, n, k int, alpha flo
 			if pc > 0 {
 				bt, load, bs = 1, true, nil
 			}
-			if !inPlace {
+			switch {
+			case pre.b != nil:
+				pb = pre.b.block(pc, pre.off+jc, kb)
+			case !inPlace:
 				v.packB(transB, b, ldb, pc, kb, jc, nb, pb)
 			}
 			for ic := 0; ic < m; ic += bl.mc {
 				mb := min(bl.mc, m-ic)
-				v.packA(transA, alpha, a, lda, ic, mb, pc, kb, pa)
+				if pre.a != nil {
+					pa = pre.a.block(pc, pre.off+ic, kb)
+				} else {
+					v.packA(transA, alpha, a, lda, ic, mb, pc, kb, pa)
+				}
 				for jr := 0; jr < nb; jr += v.nr {
 					if jr%(stopPanels*v.nr) == 0 && stop.Stopped() {
 						return

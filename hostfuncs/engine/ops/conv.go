@@ -32,6 +32,65 @@ type conv struct {
 	w         window
 	group     int
 	colBudget int // colBudget, or less in tests to force banding
+	// packed holds the filters packed for the GEMM (see Prepack), used
+	// when the run's W is packedW, the plan's constant.
+	packed  *kernels.Packed
+	packedW *tensor.Tensor
+}
+
+// Prepack packs a constant float32 W of a single-group convolution into
+// the GEMM's panels once, so that runs skip packing it: as the left
+// operand (filters × lowered input), or as the right one where X's shape
+// is known and the convolution's GEMM runs transposed (gemmTransposes).
+func (k conv) Prepack(consts []*tensor.Tensor, shapes [][]int) (Kernel, int64) {
+	if len(consts) < 2 || consts[1] == nil || k.group != 1 {
+		return nil, 0
+	}
+	w := consts[1]
+	if w.DType != tensor.Float32 || len(w.Shape) < 3 || w.Shape[0] == 0 {
+		return nil, 0
+	}
+	m, rows := w.Shape[0], w.Shape.Size()/w.Shape[0]
+	if rows == 0 {
+		return nil, 0
+	}
+	ws := tensor.Values[float32](w)
+	if k.transposes(shapes, w.Shape) {
+		k.packed = kernels.PackB(true, rows, m, ws, rows)
+	} else {
+		k.packed = kernels.PackA(false, m, rows, ws, rows)
+	}
+	k.packedW = w
+	return k, k.packed.Bytes()
+}
+
+// transposes reports whether a run on an X of shape x (if known) would
+// compute its GEMMs transposed, on one thread.
+func (k conv) transposes(shapes [][]int, wShape tensor.Shape) bool {
+	if len(shapes) == 0 || len(shapes[0]) != len(wShape) || len(wShape) != 4 {
+		return false
+	}
+	x := shapes[0]
+	for _, d := range x[2:] {
+		if d <= 0 {
+			return false
+		}
+	}
+	g, err := k.w.resolve(x[2:], wShape[2:])
+	if err != nil || g.outSize() == 0 {
+		return false
+	}
+	direct := g.kSize() == 1
+	for i := range g.nd {
+		direct = direct && g.s[i] == 1 && g.pb[i] == 0 && g.pe[i] == 0
+	}
+	if direct {
+		return false
+	}
+	m, rows := wShape[0], wShape.Size()/wShape[0]
+	rowLen := g.outSize() / g.o[0]
+	band := min(g.o[0], max(1, k.colBudget/max(1, rows*rowLen)))
+	return !lowerWide(&g, m, newPadPlanes(&g).qw) && gemmTransposes(m, band*rowLen)
 }
 
 func buildConv(n *graph.Node, _ int64) (Kernel, error) {
@@ -71,10 +130,14 @@ func (k conv) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	}
 	out[0] = y
 	p := convProblem{g: &geom, n: x.Shape[0], c: x.Shape[1], m: w.Shape[0], groups: k.group, colBudget: k.colBudget}
+	var packed *kernels.Packed // W packed in advance (float32 only)
+	if w == k.packedW {
+		packed = k.packed
+	}
 	sc := ScratchFrom(ctx)
 	switch x.DType {
 	case tensor.Float32:
-		return convF32(ctx, sc, &p, tensor.Values[float32](x), tensor.Values[float32](w), values[float32](b), tensor.Values[float32](y))
+		return convF32(ctx, sc, &p, packed, tensor.Values[float32](x), tensor.Values[float32](w), values[float32](b), tensor.Values[float32](y))
 	case tensor.Float64:
 		return convFloat(ctx, sc, &p, tensor.Values[float64](x), tensor.Values[float64](w), values[float64](b), tensor.Values[float64](y))
 	case tensor.Float16, tensor.BFloat16:
@@ -86,7 +149,7 @@ func (k conv) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 			bf = ScratchSlice[float32](sc, b.Len())
 			widen(bf, b)
 		}
-		if err := convF32(ctx, sc, &p, xf, wf, bf, yf); err != nil {
+		if err := convF32(ctx, sc, &p, nil, xf, wf, bf, yf); err != nil {
 			return err
 		}
 		narrow(y, yf)

@@ -55,13 +55,28 @@ func BenchmarkConv(b *testing.B) {
 	}
 }
 
-func benchConv(b *testing.B, c convBenchCase, wrap func(context.Context) context.Context) {
+// BenchmarkConvPacked is BenchmarkConv with the filters packed once, as a
+// plan does for a constant W (conv.Prepack).
+func BenchmarkConvPacked(b *testing.B) {
+	for _, c := range convBenchCases {
+		b.Run(c.name, func(b *testing.B) {
+			benchConv(b, c, nil, true)
+		})
+	}
+}
+
+func benchConv(b *testing.B, c convBenchCase, wrap func(context.Context) context.Context, packed ...bool) {
 	k, err := buildConv(convBenchNode(c), 11)
 	if err != nil {
 		b.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	in := []*tensor.Tensor{randF32(r, c.x...), randF32(r, c.w...), randF32(r, c.w[0])}
+	if len(packed) > 0 && packed[0] {
+		if pk, _ := k.(Prepacker).Prepack([]*tensor.Tensor{nil, in[1], nil}, [][]int{c.x, c.w, {c.w[0]}}); pk != nil {
+			k = pk
+		}
+	}
 	out := make([]*tensor.Tensor, 1)
 	var sc Scratch
 	ctx := WithScratch(context.Background(), &sc)

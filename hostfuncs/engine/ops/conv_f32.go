@@ -32,7 +32,10 @@ import (
 // (ComputeFrom) and the work is large enough; a convolution that is one
 // piece splits its GEMM instead; small problems stay on the calling
 // goroutine.
-func convF32(ctx context.Context, sc *Scratch, p *convProblem, x, w, b, y []float32) error {
+//
+// packed, when not nil, is W packed in advance (conv.Prepack), which the
+// GEMMs use in place of packing w.
+func convF32(ctx context.Context, sc *Scratch, p *convProblem, packed *kernels.Packed, x, w, b, y []float32) error {
 	g := p.g
 	cg := p.c / p.groups
 	outSize, rows := g.outSize(), cg*g.kSize()
@@ -54,7 +57,7 @@ func convF32(ctx context.Context, sc *Scratch, p *convProblem, x, w, b, y []floa
 		items *= (g.o[0] + band - 1) / band
 	}
 	parts := convParallelParts(cmp, p, items, 2*p.n*p.m*outSize*rows)
-	convF32Split(cmp, stop, sc, p, x, w, b, y, direct, band, rowLen, parts)
+	convF32Split(cmp, stop, sc, p, packed, x, w, b, y, direct, band, rowLen, parts)
 	return ctx.Err() // a stopped GEMM or lowering left y unfinished
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/matryer/is"
@@ -66,18 +67,38 @@ func TestConvF32Paths(t *testing.T) {
 				}
 				want := make([]*tensor.Tensor, 1)
 				is.NoErr(k.Run(context.Background(), in64, want))
-				for _, mode := range []string{"serial", "pool", "tinybands", "pool+tinybands"} {
+				// The packed modes run with W packed in advance (Prepack),
+				// with X's shape known or not (then W is packed as the left
+				// operand even where the GEMM runs transposed, and not
+				// used); "stale" packs another W, which the run must not
+				// use since it is not the W it is given.
+				for _, mode := range []string{"serial", "pool", "tinybands", "pool+tinybands",
+					"packed", "pool+packed", "tinybands+packed", "pool+tinybands+packed", "packed_noshape", "packed_stale"} {
 					kk := k.(conv)
 					ctx := context.Background()
 					var sc Scratch
-					switch mode {
-					case "pool":
+					if strings.Contains(mode, "pool") {
 						ctx = WithCompute(ctx, cmp)
-					case "tinybands":
+					}
+					if strings.Contains(mode, "tinybands") {
 						kk.colBudget = 40
-					case "pool+tinybands":
-						ctx = WithCompute(ctx, cmp)
-						kk.colBudget = 40
+					}
+					if strings.HasPrefix(mode, "packed") || strings.HasSuffix(mode, "packed") {
+						pw, shapes := w32, [][]int{tc.x, tc.w, {tc.w[0]}}
+						switch mode {
+						case "packed_noshape":
+							shapes = nil
+						case "packed_stale":
+							pw = randF32(r, tc.w...)
+						}
+						pk, bytes := kk.Prepack([]*tensor.Tensor{nil, pw, nil}, shapes)
+						if kk.group != 1 {
+							is.True(pk == nil) // only single-group convolutions pack
+						} else {
+							is.True(pk != nil)
+							is.True(bytes >= 0)
+							kk = pk.(conv)
+						}
 					}
 					ctx = WithScratch(ctx, &sc)
 					got := make([]*tensor.Tensor, 1)
@@ -131,6 +152,9 @@ func TestConvF32DoesNotAllocate(t *testing.T) {
 		is.NoErr(err)
 		r := rand.New(rand.NewPCG(1, 2))
 		in := []*tensor.Tensor{randF32(r, c.x...), randF32(r, c.w...), randF32(r, c.w[0])}
+		if pk, _ := k.(conv).Prepack([]*tensor.Tensor{nil, in[1], nil}, [][]int{c.x, c.w, {c.w[0]}}); pk != nil && c.group == 1 {
+			k = pk // the packed filters too: runs allocate nothing either
+		}
 		out := make([]*tensor.Tensor, 1)
 		for _, withPool := range []bool{false, true} {
 			var sc Scratch

@@ -19,6 +19,7 @@ type convSplit struct {
 	geom    geometry
 	x, w, b []float32
 	y       []float32
+	packed  *kernels.Packed // w packed in advance, or nil
 	stop    kernels.Stop
 	// The GEMMs' pool and threads: the compute pool's when the
 	// convolution is one part (one piece, or too little work to cut), so a
@@ -63,7 +64,7 @@ func convParallelParts(cmp *kernels.Compute, p *convProblem, items, flops int) i
 // threads. band and bands are convF32's banding; bands is raised to a
 // multiple of parts when a single image is cut, so the threads' shares
 // are equal.
-func convF32Split(cmp *kernels.Compute, stop kernels.Stop, sc *Scratch, p *convProblem, x, w, b, y []float32, direct bool, band, rowLen, parts int) {
+func convF32Split(cmp *kernels.Compute, stop kernels.Stop, sc *Scratch, p *convProblem, packed *kernels.Packed, x, w, b, y []float32, direct bool, band, rowLen, parts int) {
 	g := p.g
 	cg := p.c / p.groups
 	rows := cg * g.kSize()
@@ -74,7 +75,7 @@ func convF32Split(cmp *kernels.Compute, stop kernels.Stop, sc *Scratch, p *convP
 		bands = (g.o[0] + band - 1) / band
 	}
 	t := convSplits.Get().(*convSplit)
-	*t = convSplit{prob: convProblem{n: p.n, c: p.c, m: p.m, groups: p.groups, colBudget: p.colBudget}, geom: *g, x: x, w: w, b: b, y: y, stop: stop, direct: direct, band: band, bands: bands, rowLen: rowLen,
+	*t = convSplit{prob: convProblem{n: p.n, c: p.c, m: p.m, groups: p.groups, colBudget: p.colBudget}, geom: *g, packed: packed, x: x, w: w, b: b, y: y, stop: stop, direct: direct, band: band, bands: bands, rowLen: rowLen,
 		items: p.n * p.groups * bands, parts: parts}
 	t.prob.g = &t.geom
 	t.threads = 1
@@ -134,6 +135,10 @@ func (t *convSplit) Part(i int) {
 			bg = t.b[gi*mg : (gi+1)*mg]
 		}
 		if t.direct {
+			if pa := t.packedA(); pa != nil {
+				kernels.SgemmPackedA(t.pool, t.threads, t.stop, pa, false, outSize, xg, inSize, 0, yg, outSize, bg)
+				continue
+			}
 			kernels.SgemmBiasStop(t.pool, t.threads, t.stop, false, false, mg, outSize, cg, 1, wg, cg, xg, inSize, 0, yg, outSize, bg)
 			continue
 		}
@@ -161,6 +166,10 @@ func (t *convSplit) Part(i int) {
 			}
 		} else {
 			im2col(col[:rows*cols], xg, g, cg, o0, o1)
+		}
+		if pa := t.packedA(); pa != nil {
+			kernels.SgemmPackedA(t.pool, t.threads, t.stop, pa, false, cols, col, cols, 0, yg[o0*t.rowLen:], outSize, bg)
+			continue
 		}
 		kernels.SgemmBiasStop(t.pool, t.threads, t.stop, false, false, mg, cols, rows, 1, wg, rows, col, cols, 0, yg[o0*t.rowLen:], outSize, bg)
 	}
@@ -199,7 +208,11 @@ func (t *convSplit) bandWide(col, out []float32, pads *padPlanes, w, bias, y []f
 		src := pads.offset(g, o0, r, k)
 		copy(col[row*cw:(row+1)*cw], pads.slot(c)[src:src+cw])
 	}
-	kernels.SgemmBiasStop(t.pool, t.threads, t.stop, false, false, mg, cw, rows, 1, w, rows, col, cw, 0, out, cw, bias)
+	if pa := t.packedA(); pa != nil {
+		kernels.SgemmPackedA(t.pool, t.threads, t.stop, pa, false, cw, col, cw, 0, out, cw, bias)
+	} else {
+		kernels.SgemmBiasStop(t.pool, t.threads, t.stop, false, false, mg, cw, rows, 1, w, rows, col, cw, 0, out, cw, bias)
+	}
 	for m := range mg {
 		for oh := range o1 - o0 {
 			copy(y[m*outSize+(o0+oh)*ow:][:ow], out[m*cw+oh*qw:][:ow])
@@ -228,7 +241,11 @@ func roundUp(n, to int) int { return (n + to - 1) / to * to }
 // filters) and stores it transposed into y (rows outSize apart), adding
 // the bias on the way.
 func (t *convSplit) gemmTransposed(col, out, w, bias, y []float32, mg, cols, rows, outSize int) {
-	kernels.SgemmBiasStop(t.pool, t.threads, t.stop, true, true, cols, mg, rows, 1, col, cols, w, rows, 0, out, mg, nil)
+	if pb := t.packedB(); pb != nil {
+		kernels.SgemmPackedB(t.pool, t.threads, t.stop, true, cols, col, cols, pb, 0, out, mg, nil)
+	} else {
+		kernels.SgemmBiasStop(t.pool, t.threads, t.stop, true, true, cols, mg, rows, 1, col, cols, w, rows, 0, out, mg, nil)
+	}
 	for m := range mg {
 		b := float32(0)
 		if bias != nil {
@@ -239,4 +256,24 @@ func (t *convSplit) gemmTransposed(col, out, w, bias, y []float32, mg, cols, row
 			dst[j] = out[j*mg+m] + b
 		}
 	}
+}
+
+// packedA is the filters packed in advance as the GEMM's left operand
+// (filters × lowered input), or nil: none, or packed as the right one.
+func (t *convSplit) packedA() *kernels.Packed {
+	pk := t.packed
+	if pk == nil || pk.Right() || t.prob.groups != 1 || pk.Rows() != t.prob.m {
+		return nil
+	}
+	return pk
+}
+
+// packedB is the filters packed in advance as the right operand of the
+// transposed GEMM (Wᵀ, lowered input × filters), or nil.
+func (t *convSplit) packedB() *kernels.Packed {
+	pk := t.packed
+	if pk == nil || !pk.Right() || t.prob.groups != 1 || pk.Cols() != t.prob.m {
+		return nil
+	}
+	return pk
 }

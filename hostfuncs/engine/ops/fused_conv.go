@@ -56,3 +56,16 @@ func (k fusedConv) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	fusedEpilogue(ctx, ys, max(len(ys), 1), nil, zs, k.act)
 	return nil
 }
+
+// Prepack prepares the convolution's constant filters (see conv.Prepack).
+func (k fusedConv) Prepack(consts []*tensor.Tensor, shapes [][]int) (Kernel, int64) {
+	pc, ok := k.conv.(Prepacker)
+	if !ok {
+		return nil, 0
+	}
+	c, n := pc.Prepack(consts, shapes)
+	if c == nil {
+		return nil, 0
+	}
+	return fusedConv{conv: c, act: k.act}, n
+}

@@ -118,3 +118,15 @@ func copyInto(ctx context.Context, dst, src *tensor.Tensor, shape []int) (*tenso
 	}
 	return out, nil
 }
+
+// Prepacker is a kernel that prepares its constant inputs once per plan,
+// such as a convolution packing its filters into the GEMM's panels.
+type Prepacker interface {
+	// Prepack returns the kernel to run in place of this one, holding
+	// what it computed from consts (the node's inputs that are constants,
+	// nil elsewhere), and the bytes that takes besides them; nil and 0
+	// when there is nothing to prepare. shapes[i] is input i's shape where
+	// the plan knows it (nil otherwise), -1 for a dimension that is not
+	// fixed. The returned kernel must still accept any inputs.
+	Prepack(consts []*tensor.Tensor, shapes [][]int) (Kernel, int64)
+}

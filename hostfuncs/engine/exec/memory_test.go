@@ -13,6 +13,7 @@ import (
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/device"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/exec"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
+	"github.com/wasmgate/wasmgate/hostfuncs/engine/kernels"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/modelgen"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/ops"
 	"github.com/wasmgate/wasmgate/hostfuncs/fault"
@@ -239,4 +240,47 @@ func near(got, want *tensor.Tensor, tol float64) error {
 		}
 	}
 	return nil
+}
+
+// TestPackedFiltersHeldOnce checks that ResNet-18's convolution filters,
+// packed for the GEMM kernels when the plan is made, are held packed
+// instead of beside the filters as given: the plan's weights stay within
+// a few percent of the initializers' bytes. Its outputs match a plan that
+// keeps every filter as given too (each is also a graph output, so no
+// convolution is its only reader), at batch 1 and then at batch 3 on the
+// same plan.
+func TestPackedFiltersHeldOnce(t *testing.T) {
+	is := is.New(t)
+	m := modelgen.ResNet18(modelgen.Dynamic, 1)
+	raw := int64(0)
+	for _, w := range m.Graph.Initializers {
+		raw += int64(w.ByteSize())
+	}
+	p, err := exec.Compile(m)
+	is.NoErr(err)
+	t.Logf("initializers %d bytes, plan weights %d bytes", raw, p.WeightsBytes())
+	is.True(p.WeightsBytes() <= raw+raw/50)
+	is.True(p.WeightsBytes() >= raw-raw/50)
+
+	kept := modelgen.ResNet18(modelgen.Dynamic, 1)
+	for _, n := range kept.Graph.Nodes {
+		if n.OpType == "Conv" {
+			kept.Graph.Outputs = append(kept.Graph.Outputs, graph.ValueInfo{Name: n.Inputs[1], DType: tensor.Float32, UnknownRank: true})
+		}
+	}
+	ref, err := exec.Compile(kept)
+	is.NoErr(err)
+	t.Logf("filters kept as given too: plan weights %d bytes", ref.WeightsBytes())
+	if kernels.SgemmVariant() != "portable" {
+		is.True(ref.WeightsBytes() > raw+raw/2) // filters held twice there
+	}
+	for _, batch := range []int{1, 3} {
+		in := []tensor.Named{modelgen.RandomResNet18Input(batch, 7)}
+		got, err := p.Run(context.Background(), in)
+		is.NoErr(err)
+		want, err := ref.Run(context.Background(), in)
+		is.NoErr(err)
+		is.Equal(got[0].Name, want[0].Name)
+		is.NoErr(near(got[0].Tensor, want[0].Tensor, 1e-5))
+	}
 }

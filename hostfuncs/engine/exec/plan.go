@@ -117,8 +117,22 @@ func newPlan(cfg config, inputs, outputs []graph.ValueInfo, order []*node, const
 
 // prepack lets the kernels that can (ops.Prepacker) prepare their
 // constant inputs once, such as convolutions packing their filters, and
-// counts what that holds with the weights.
+// counts what that holds with the weights. A constant that its only
+// reader took over (ops.Prepared.Stands) is replaced by the reader's
+// data-free stand-in and no longer counted, so packing the filters does
+// not hold them twice.
 func (p *Plan) prepack(vals map[string]shapes.Value) {
+	readers := make([]int, p.nSlots) // node inputs reading each slot, graph outputs
+	for _, st := range p.steps {
+		for _, s := range st.in {
+			if s >= 0 {
+				readers[s]++
+			}
+		}
+	}
+	for _, s := range p.outSlots {
+		readers[s]++
+	}
 	for i := range p.steps {
 		st := &p.steps[i]
 		pk, ok := st.kernel.(ops.Prepacker)
@@ -127,6 +141,7 @@ func (p *Plan) prepack(vals map[string]shapes.Value) {
 		}
 		consts := make([]*tensor.Tensor, len(st.in))
 		dims := make([][]int, len(st.in))
+		sole := make([]bool, len(st.in))
 		hasConst := false
 		for j, s := range st.in {
 			if s < 0 {
@@ -134,6 +149,7 @@ func (p *Plan) prepack(vals map[string]shapes.Value) {
 			}
 			if consts[j] = p.consts[s]; consts[j] != nil {
 				hasConst = true
+				sole[j] = readers[s] == 1
 			}
 			if v, ok := vals[st.node.Inputs[j]]; ok && v.Known {
 				dims[j] = make([]int, len(v.Shape))
@@ -148,9 +164,19 @@ func (p *Plan) prepack(vals map[string]shapes.Value) {
 		if !hasConst {
 			continue
 		}
-		if k, bytes := pk.Prepack(consts, dims); k != nil {
-			st.kernel = k
-			p.weights += bytes
+		pr := pk.Prepack(consts, dims, sole)
+		if pr.Kernel == nil {
+			continue
+		}
+		st.kernel = pr.Kernel
+		p.weights += pr.Bytes
+		for j, stand := range pr.Stands {
+			if stand == nil || j >= len(st.in) || !sole[j] {
+				continue
+			}
+			s := st.in[j]
+			p.weights -= int64(p.consts[s].ByteSize())
+			p.consts[s] = stand
 		}
 	}
 }

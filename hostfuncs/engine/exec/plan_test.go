@@ -13,7 +13,6 @@ import (
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/enginetest"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/exec"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
-	"github.com/wasmgate/wasmgate/hostfuncs/engine/kernels"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/ops"
 	"github.com/wasmgate/wasmgate/hostfuncs/fault"
 	"github.com/wasmgate/wasmgate/hostfuncs/tensor"
@@ -316,15 +315,11 @@ func TestWarmAndMemoryAccounting(t *testing.T) {
 	p, inputs, want := mnistPlan(t, exec.WithMaxIdleStates(3))
 	is.Equal(p.WorkingBytes(), int64(0))
 	// Initializers as held after compile: the MatMul weights reshaped once
-	// (Parameter193 is dropped), the shape only that reshape used too;
-	// plus the two convolutions' filters packed for the GEMM kernels (the
-	// same sizes again; nothing on the portable variant, which packs per
-	// call).
-	packed := int64(800 + 12800)
-	if kernels.SgemmVariant() == "portable" {
-		packed = 0
-	}
-	is.Equal(p.WeightsBytes(), int64(800+32+12800+64+16+10240+40)+packed)
+	// (Parameter193 is dropped), the shape only that reshape used too. The
+	// two convolutions' filters are held packed for the GEMM kernels
+	// instead of as given (the same sizes), or as given on the portable
+	// variant, which packs nothing.
+	is.Equal(p.WeightsBytes(), int64(800+32+12800+64+16+10240+40))
 	is.NoErr(p.Warm(context.Background(), 5))
 	is.Equal(p.IdleStates(), 3) // bounded by WithMaxIdleStates
 	wb := p.WorkingBytes()

@@ -69,27 +69,36 @@ func TestSgemmPacked(t *testing.T) {
 					} else {
 						pk = v.packA2(transA, m, k, a, lda)
 					}
-					for _, threads := range []int{1, 3} {
-						for _, beta := range []float32{0, 1} {
-							for _, withBias := range []bool{false, true} {
-								name := fmt.Sprintf("%dx%dx%d/B=%v/tA=%v,tB=%v/%s/threads=%d/beta=%v/bias=%v", m, n, k, sideB, transA, transB, v.name, threads, beta, withBias)
-								t.Run(name, func(t *testing.T) {
-									c := slices.Clone(c0)
-									if beta == 0 {
-										fillMatrix(c, m, n, ldc, nan)
-									}
-									cin := slices.Clone(c)
-									var bs []float32
-									if withBias {
-										bs = bias
-									}
-									if sideB {
-										sgemmPackedB(pool, threads, 0, Stop{}, transA, m, a, lda, pk, beta, c, ldc, bs)
-									} else {
-										sgemmPackedA(pool, threads, 0, Stop{}, pk, transB, n, b, ldb, beta, c, ldc, bs)
-									}
-									checkProduct(t, m, n, k, ldc, c, cin, ab, mag, beta, bs)
-								})
+					// Released: only the panels hold the operand, and
+					// the product is given no slice for it.
+					rel := *pk
+					released := []*Packed{pk}
+					if rel.Release() {
+						released = append(released, &rel)
+					}
+					for _, pk := range released {
+						for _, threads := range []int{1, 3} {
+							for _, beta := range []float32{0, 1} {
+								for _, withBias := range []bool{false, true} {
+									name := fmt.Sprintf("%dx%dx%d/B=%v/tA=%v,tB=%v/%s/released=%v/threads=%d/beta=%v/bias=%v", m, n, k, sideB, transA, transB, v.name, pk.src == nil, threads, beta, withBias)
+									t.Run(name, func(t *testing.T) {
+										c := slices.Clone(c0)
+										if beta == 0 {
+											fillMatrix(c, m, n, ldc, nan)
+										}
+										cin := slices.Clone(c)
+										var bs []float32
+										if withBias {
+											bs = bias
+										}
+										if sideB {
+											sgemmPackedB(pool, threads, 0, Stop{}, transA, m, a, lda, pk, beta, c, ldc, bs)
+										} else {
+											sgemmPackedA(pool, threads, 0, Stop{}, pk, transB, n, b, ldb, beta, c, ldc, bs)
+										}
+										checkProduct(t, m, n, k, ldc, c, cin, ab, mag, beta, bs)
+									})
+								}
 							}
 						}
 					}
@@ -144,6 +153,12 @@ func TestSgemmPackedMatchesSgemm(t *testing.T) {
 	} else {
 		is.Equal(pa.Bytes(), int64(0))
 	}
+	// Released, the panels alone give the same result.
+	if pa.Release() {
+		clear(got)
+		SgemmPackedA(nil, 1, Stop{}, pa, false, n, b, n, 0, got, n, bias)
+		is.Equal(got, want)
+	}
 	pb := PackB(true, k, m, a, k) // Aᵀ as the right operand
 	is.True(pb.Bytes() >= 0)
 	is.Equal(pb.Rows(), k)
@@ -190,6 +205,10 @@ func TestSgemmPackedDoesNotAllocate(t *testing.T) {
 	SgemmPackedB(nil, 1, Stop{}, false, m, a, k, pb, 0, c, n, nil)
 	is.Equal(testing.AllocsPerRun(20, func() { SgemmPackedA(nil, 1, Stop{}, pa, false, n, b, n, 0, c, n, nil) }), 0.0)
 	is.Equal(testing.AllocsPerRun(20, func() { SgemmPackedB(nil, 1, Stop{}, false, m, a, k, pb, 0, c, n, nil) }), 0.0)
+	if pa.Release() && pb.Release() {
+		is.Equal(testing.AllocsPerRun(20, func() { SgemmPackedA(nil, 1, Stop{}, pa, false, n, b, n, 0, c, n, nil) }), 0.0)
+		is.Equal(testing.AllocsPerRun(20, func() { SgemmPackedB(nil, 1, Stop{}, false, m, a, k, pb, 0, c, n, nil) }), 0.0)
+	}
 }
 
 func TestPackPanicsOnMismatch(t *testing.T) {
@@ -197,4 +216,89 @@ func TestPackPanicsOnMismatch(t *testing.T) {
 	defer func() { is.True(recover() != nil) }()
 	pa := PackA(false, 2, 2, make([]float32, 4), 2)
 	SgemmPackedB(nil, 1, Stop{}, false, 2, make([]float32, 4), 2, pa, 0, make([]float32, 4), 2, nil)
+}
+
+// TestSgemmPackedAGather checks products with B's rows gathered in place
+// (a convolution's taps over its padded channels) against the float64
+// definition on the same rows gathered into a matrix: odd sizes, taps
+// deeper and shallower than a depth block, offsets out of order and
+// overlapping, beta 0 and 1, with and without a bias, A released or not,
+// on the calling goroutine and split over a pool (along m and along n).
+func TestSgemmPackedAGather(t *testing.T) {
+	pool := NewPool(2)
+	defer pool.Close()
+	cases := []struct{ m, n, taps, depth int }{
+		{1, 1, 1, 1}, {3, 5, 2, 3}, {13, 17, 9, 4}, {15, 33, 1, 7}, {29, 127, 3, 13},
+		{33, 1, 5, 9}, {1, 45, 9, 2}, {64, 200, 9, 8}, {65, 49, 4, 51}, {127, 70, 2, 200},
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, cs := range cases {
+		m, n, taps, depth := cs.m, cs.n, cs.taps, cs.depth
+		k := taps * depth
+		ldb := n + r.IntN(5)
+		b := randSlice(r, depth*ldb+3*taps+n+7)
+		offs := make([]int32, taps)
+		for i := range offs {
+			offs[i] = int32(r.IntN(len(b) - ((depth-1)*ldb + n) + 1))
+		}
+		dense := make([]float32, k*n) // B gathered
+		for tap, off := range offs {
+			for i := range depth {
+				copy(dense[(tap*depth+i)*n:][:n], b[int(off)+i*ldb:][:n])
+			}
+		}
+		lda, ldc := k+r.IntN(3), n+1+r.IntN(3)
+		a := padded(r, m, k, lda, nan)
+		c0 := padded(r, m, n, ldc, sentinel)
+		bias := randSlice(r, m)
+		ab, mag := refGemm(false, false, m, n, k, 1, a, lda, dense, n, 0, c0, ldc)
+		for _, v := range packedVariants() {
+			pk := v.packA2(false, m, k, a, lda)
+			rel := *pk
+			packs := []*Packed{pk}
+			if rel.Release() {
+				packs = append(packs, &rel)
+			}
+			for _, pk := range packs {
+				for _, threads := range []int{1, 3} {
+					for _, beta := range []float32{0, 1} {
+						for _, withBias := range []bool{false, true} {
+							name := fmt.Sprintf("%dx%d/taps=%dx%d/%s/released=%v/threads=%d/beta=%v/bias=%v", m, n, taps, depth, v.name, pk.src == nil, threads, beta, withBias)
+							t.Run(name, func(t *testing.T) {
+								c := slices.Clone(c0)
+								if beta == 0 {
+									fillMatrix(c, m, n, ldc, nan)
+								}
+								cin := slices.Clone(c)
+								var bs []float32
+								if withBias {
+									bs = bias
+								}
+								pre := prePacked{a: pk, offs: offs, depth: depth}
+								v.sgemmParallelPre(pool, threads, 0, Stop{}, pre, false, false, m, n, k, 1, pk.src, lda, b, ldb, beta, c, ldc, bs)
+								checkProduct(t, m, n, k, ldc, c, cin, ab, mag, beta, bs)
+							})
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSgemmPackedAGatherChecks checks that gathered rows past b's end
+// are refused, and that a warm product allocates nothing.
+func TestSgemmPackedAGatherChecks(t *testing.T) {
+	is := is.New(t)
+	const m, n, taps, depth = 20, 50, 3, 16
+	r := rand.New(rand.NewPCG(13, 14))
+	a, b, c := randSlice(r, m*taps*depth), randSlice(r, depth*n+40), make([]float32, m*n)
+	pa := PackA(false, m, taps*depth, a, taps*depth)
+	offs := []int32{0, 40, 17}
+	SgemmPackedAGather(nil, 1, Stop{}, pa, n, b, offs, depth, n, 0, c, n, nil)
+	if !raceEnabled {
+		is.Equal(testing.AllocsPerRun(20, func() { SgemmPackedAGather(nil, 1, Stop{}, pa, n, b, offs, depth, n, 0, c, n, nil) }), 0.0)
+	}
+	defer func() { is.True(recover() != nil) }()
+	SgemmPackedAGather(nil, 1, Stop{}, pa, n, b, []int32{0, 41, 17}, depth, n, 0, c, n, nil)
 }

@@ -349,11 +349,14 @@ func (j *parJob) part(i int) {
 		if j.transB {
 			boff = lo * j.ldb
 		}
-		pre := j.pre
+		pre, b := j.pre, j.b
 		if pre.b != nil {
 			pre.off += lo
 		}
-		j.v.sgemmPre(j.stop, pre, j.transA, j.transB, j.m, cols, j.k, j.alpha, j.a, j.lda, j.b[boff:], j.ldb, j.beta, j.c[lo:], j.ldc, j.bias)
+		if b != nil { // nil: only pre.b's panels hold B (Packed.Release)
+			b = b[boff:]
+		}
+		j.v.sgemmPre(j.stop, pre, j.transA, j.transB, j.m, cols, j.k, j.alpha, j.a, j.lda, b, j.ldb, j.beta, j.c[lo:], j.ldc, j.bias)
 		return
 	}
 	rows := hi - lo
@@ -365,11 +368,14 @@ func (j *parJob) part(i int) {
 	if j.bias != nil {
 		bias = j.bias[lo:hi]
 	}
-	pre := j.pre
+	pre, a := j.pre, j.a
 	if pre.a != nil {
 		pre.off += lo
 	}
-	j.v.sgemmPre(j.stop, pre, j.transA, j.transB, rows, j.n, j.k, j.alpha, j.a[aoff:], j.lda, j.b, j.ldb, j.beta, j.c[lo*j.ldc:], j.ldc, bias)
+	if a != nil { // nil: only pre.a's panels hold A (Packed.Release)
+		a = a[aoff:]
+	}
+	j.v.sgemmPre(j.stop, pre, j.transA, j.transB, rows, j.n, j.k, j.alpha, a, j.lda, j.b, j.ldb, j.beta, j.c[lo*j.ldc:], j.ldc, bias)
 }
 
 func (j *parJob) release() {

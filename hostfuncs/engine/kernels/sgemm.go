@@ -114,6 +114,10 @@ func (v *variant) sgemmPre(stop Stop, pre prePacked, transA, transB bool, m, n, 
 	if bias != nil {
 		bias = bias[:m]
 	}
+	if pre.offs != nil {
+		v.gathered(stop, pre, m, n, k, a, lda, b, ldb, beta, c, ldc, bias)
+		return
+	}
 	if v.kernels == nil {
 		if bias != nil {
 			// The portable code has no epilogue: seed C with beta·C + bias.
@@ -134,15 +138,24 @@ func (v *variant) sgemmPre(stop Stop, pre prePacked, transA, transB bool, m, n, 
 		scale(m, n, beta, c, ldc)
 		return
 	}
-	checkMatrix("A", transA, m, k, a, lda)
-	checkMatrix("B", transB, k, n, b, ldb)
+	pre = pre.usable(v, alpha)
+	if pre.a == nil {
+		checkMatrix("A", transA, m, k, a, lda)
+	}
+	if pre.b == nil {
+		checkMatrix("B", transB, k, n, b, ldb)
+	}
 	switch {
+	case pre.released():
+		// Only the panels hold the operand: one row or column of C too
+		// goes through them.
+		v.blocked(stop, pre, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 	case m == 1:
 		v.gemvRow(transA, transB, n, k, alpha, a, lda, b, ldb, beta, c, bias)
 	case n == 1:
 		v.gemvCol(transA, transB, m, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 	default:
-		v.blocked(stop, pre.usable(v, alpha), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+		v.blocked(stop, pre, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 	}
 }
 
@@ -208,7 +221,7 @@ func checkMatrix(name string, trans bool, rows, cols int, x []float32, ld int) {
 // being packed, at the depth it was packed with.
 func (v *variant) blocked(stop Stop, pre prePacked, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	bl := v.blocking
-	inPlace := !transB && m <= bl.inPlaceM && pre.b == nil
+	inPlace := !transB && (m <= bl.inPlaceM || pre.offs != nil) && pre.b == nil
 	if inPlace {
 		bl.kc = bl.kcInPlace
 	}
@@ -252,6 +265,12 @@ func (v *variant) blocked(stop Stop, pre prePacked, transA, transB bool, m, n, k
 					pa = pre.a.block(pc, pre.off+ic, kb)
 				} else {
 					v.packA(transA, alpha, a, lda, ic, mb, pc, kb, pa)
+				}
+				if pre.offs != nil {
+					if !v.gatherBlock(stop, pre, pa, pc, kb, mb, jc, nb, b, ldb, c[ic*ldc:], ldc, bt, load, bs, ic, bufs) {
+						return
+					}
+					continue
 				}
 				for jr := 0; jr < nb; jr += v.nr {
 					if jr%(stopPanels*v.nr) == 0 && stop.Stopped() {
@@ -587,3 +606,8 @@ func putVecBufs(p *vecBufs) { vecPool.Put(p) }
 // SgemmVariant names the implementation Sgemm uses on this machine
 // ("avx512", "avx2" or "portable"), for diagnostics and benchmarks.
 func SgemmVariant() string { return best.name }
+
+// SgemmPanelWidth is the columns of C the chosen variant's micro-kernels
+// compute at a time (1 for the portable one): a product whose width is
+// not a multiple of it computes a partial panel at the end.
+func SgemmPanelWidth() int { return max(best.nr, 1) }

@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/kernels"
@@ -33,35 +34,72 @@ type conv struct {
 	group     int
 	colBudget int // colBudget, or less in tests to force banding
 	// packed holds the filters packed for the GEMM (see Prepack), used
-	// when the run's W is packedW, the plan's constant.
+	// when the run's W is packedW: the plan's constant, or the stand-in
+	// the plan holds in its place when packed alone holds the filters.
 	packed  *kernels.Packed
 	packedW *tensor.Tensor
+	// tapMajor: packed holds the filters of a 2-D convolution with their
+	// columns in tap-major order (kernel element, then channel), which the
+	// lowering then follows (convSplit.tapMajor).
+	tapMajor bool
 }
 
 // Prepack packs a constant float32 W of a single-group convolution into
 // the GEMM's panels once, so that runs skip packing it: as the left
 // operand (filters × lowered input), or as the right one where X's shape
 // is known and the convolution's GEMM runs transposed (gemmTransposes).
-func (k conv) Prepack(consts []*tensor.Tensor, shapes [][]int) (Kernel, int64) {
+// The packing decides the product's orientation for every later run
+// (convF32Split), whatever X's shape then, so the panels serve them all:
+// where the node is W's only reader, the kernel drops W itself
+// (Packed.Release) and gives the plan a stand-in for it, so the filters
+// are held once, packed. The portable variant packs nothing and keeps W.
+func (k conv) Prepack(consts []*tensor.Tensor, shapes [][]int, sole []bool) Prepared {
 	if len(consts) < 2 || consts[1] == nil || k.group != 1 {
-		return nil, 0
+		return Prepared{}
 	}
 	w := consts[1]
 	if w.DType != tensor.Float32 || len(w.Shape) < 3 || w.Shape[0] == 0 {
-		return nil, 0
+		return Prepared{}
 	}
 	m, rows := w.Shape[0], w.Shape.Size()/w.Shape[0]
 	if rows == 0 {
-		return nil, 0
+		return Prepared{}
 	}
 	ws := tensor.Values[float32](w)
-	if k.transposes(shapes, w.Shape) {
+	switch {
+	case k.transposes(shapes, w.Shape):
 		k.packed = kernels.PackB(true, rows, m, ws, rows)
-	} else {
+	case len(w.Shape) == 4:
+		// Tap-major, so that a tap's rows of the lowered input are its
+		// channels, one padded plane apart, which the GEMM can read where
+		// they are (convSplit.gather). Only the panels hold that order:
+		// where there are none (the portable variant), pack as given.
+		cg, taps := w.Shape[1], w.Shape[2]*w.Shape[3]
+		wt := make([]float32, len(ws))
+		for f := range m {
+			for c := range cg {
+				for t := range taps {
+					wt[f*rows+t*cg+c] = ws[f*rows+c*taps+t]
+				}
+			}
+		}
+		if k.packed = kernels.PackA(false, m, rows, wt, rows); k.packed.Release() {
+			k.tapMajor = true
+		} else {
+			k.packed = kernels.PackA(false, m, rows, ws, rows)
+		}
+	default:
 		k.packed = kernels.PackA(false, m, rows, ws, rows)
 	}
 	k.packedW = w
-	return k, k.packed.Bytes()
+	pr := Prepared{Bytes: k.packed.Bytes()}
+	if len(sole) > 1 && sole[1] && (k.tapMajor || k.packed.Release()) {
+		k.packedW = &tensor.Tensor{DType: w.DType, Shape: slices.Clone(w.Shape)}
+		pr.Stands = make([]*tensor.Tensor, len(consts))
+		pr.Stands[1] = k.packedW
+	}
+	pr.Kernel = k
+	return pr
 }
 
 // transposes reports whether a run on an X of shape x (if known) would
@@ -131,13 +169,14 @@ func (k conv) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	out[0] = y
 	p := convProblem{g: &geom, n: x.Shape[0], c: x.Shape[1], m: w.Shape[0], groups: k.group, colBudget: k.colBudget}
 	var packed *kernels.Packed // W packed in advance (float32 only)
+	tapMajor := false
 	if w == k.packedW {
-		packed = k.packed
+		packed, tapMajor = k.packed, k.tapMajor
 	}
 	sc := ScratchFrom(ctx)
 	switch x.DType {
 	case tensor.Float32:
-		return convF32(ctx, sc, &p, packed, tensor.Values[float32](x), tensor.Values[float32](w), values[float32](b), tensor.Values[float32](y))
+		return convF32(ctx, sc, &p, packed, tapMajor, tensor.Values[float32](x), tensor.Values[float32](w), values[float32](b), tensor.Values[float32](y))
 	case tensor.Float64:
 		return convFloat(ctx, sc, &p, tensor.Values[float64](x), tensor.Values[float64](w), values[float64](b), tensor.Values[float64](y))
 	case tensor.Float16, tensor.BFloat16:
@@ -149,7 +188,7 @@ func (k conv) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 			bf = ScratchSlice[float32](sc, b.Len())
 			widen(bf, b)
 		}
-		if err := convF32(ctx, sc, &p, nil, xf, wf, bf, yf); err != nil {
+		if err := convF32(ctx, sc, &p, nil, false, xf, wf, bf, yf); err != nil {
 			return err
 		}
 		narrow(y, yf)

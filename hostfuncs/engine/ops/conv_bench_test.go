@@ -73,8 +73,11 @@ func benchConv(b *testing.B, c convBenchCase, wrap func(context.Context) context
 	r := rand.New(rand.NewPCG(1, 2))
 	in := []*tensor.Tensor{randF32(r, c.x...), randF32(r, c.w...), randF32(r, c.w[0])}
 	if len(packed) > 0 && packed[0] {
-		if pk, _ := k.(Prepacker).Prepack([]*tensor.Tensor{nil, in[1], nil}, [][]int{c.x, c.w, {c.w[0]}}); pk != nil {
-			k = pk
+		if pr := k.(Prepacker).Prepack([]*tensor.Tensor{nil, in[1], nil}, [][]int{c.x, c.w, {c.w[0]}}, []bool{false, true, false}); pr.Kernel != nil {
+			k = pr.Kernel
+			if pr.Stands != nil {
+				in[1] = pr.Stands[1]
+			}
 		}
 	}
 	out := make([]*tensor.Tensor, 1)

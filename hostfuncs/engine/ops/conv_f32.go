@@ -23,19 +23,26 @@ import (
 //     of contiguous copies whatever the padding and stride; with unit
 //     strides and short rows, a single copy at the padded width
 //     (lowerWide); with few positions and many filters the GEMM runs
-//     transposed (gemmTransposes).
+//     transposed (gemmTransposes). Where the filters were packed in
+//     advance tap-major (conv.Prepack) and the group has 16 channels or
+//     more, nothing is lowered for a kernel larger than 1×1: the channels
+//     are padded with their rows split by stride too (newPadPlanesRows),
+//     and the GEMM reads each tap's rows where they are
+//     (kernels.SgemmPackedAGather), at the phase width (convSplit.gather).
 //
 // The bias is added by the GEMM kernels as they store the output
 // (kernels.SgemmBias) or by the direct kernel, never in a pass of its own.
 // The non-depthwise paths run as convSplit pieces, (image, group, band)
 // each, which split over the compute pool when cores are free
-// (ComputeFrom) and the work is large enough; a convolution that is one
-// piece splits its GEMM instead; small problems stay on the calling
-// goroutine.
+// (ComputeFrom) and the work is large enough; a convolution with fewer
+// pieces than threads is cut into more bands, and one that is still a
+// single piece splits its GEMM instead; small problems stay on the
+// calling goroutine.
 //
 // packed, when not nil, is W packed in advance (conv.Prepack), which the
-// GEMMs use in place of packing w.
-func convF32(ctx context.Context, sc *Scratch, p *convProblem, packed *kernels.Packed, x, w, b, y []float32) error {
+// GEMMs use in place of packing w; tapMajor says its columns are in
+// tap-major order (conv.tapMajor).
+func convF32(ctx context.Context, sc *Scratch, p *convProblem, packed *kernels.Packed, tapMajor bool, x, w, b, y []float32) error {
 	g := p.g
 	cg := p.c / p.groups
 	outSize, rows := g.outSize(), cg*g.kSize()
@@ -53,11 +60,21 @@ func convF32(ctx context.Context, sc *Scratch, p *convProblem, packed *kernels.P
 	rowLen := outSize / g.o[0] // output positions per index of the first spatial axis
 	band := min(g.o[0], max(1, p.colBudget/max(1, rows*rowLen)))
 	items := p.n * p.groups
+	flops := 2 * p.n * p.m * outSize * rows
 	if !direct {
+		bands := (g.o[0] + band - 1) / band
+		if want := cmp.Split(flops, 1<<20); items < want && bands < want {
+			// Fewer pieces than threads: a band each, rather than one
+			// GEMM split over them, which lowers (and packs the lowered
+			// side of a transposed GEMM) on the caller alone, or once per
+			// thread. ResNet's 7×7 stage at two threads: 1.42 -> 1.8x.
+			bands = min(g.o[0], want)
+			band = (g.o[0] + bands - 1) / bands
+		}
 		items *= (g.o[0] + band - 1) / band
 	}
-	parts := convParallelParts(cmp, p, items, 2*p.n*p.m*outSize*rows)
-	convF32Split(cmp, stop, sc, p, packed, x, w, b, y, direct, band, rowLen, parts)
+	parts := convParallelParts(cmp, p, items, flops)
+	convF32Split(cmp, stop, sc, p, packed, tapMajor, x, w, b, y, direct, band, rowLen, parts)
 	return ctx.Err() // a stopped GEMM or lowering left y unfinished
 }
 
@@ -65,9 +82,13 @@ func convF32(ctx context.Context, sc *Scratch, p *convProblem, packed *kernels.P
 // the phases of the column stride: phase q holds padded columns q, q+s,
 // q+2s... so that a strided window's row is a contiguous run in one phase.
 // A 2-D lowering then copies contiguous runs, and the direct kernel reads
-// them, whatever the stride and padding.
+// them, whatever the stride and padding. With row phases (s0 > 1,
+// newPadPlanesRows), the rows are split by the row stride too, so that a
+// tap's window over consecutive output rows is one contiguous run at the
+// phase width (convSplit.gather).
 type padPlanes struct {
 	ph, pw, qw, s1 int // padded height and width; phase width; column stride
+	s0, rh         int // row phases (1: rows not split); rows per phase
 	size           int // elements per padded channel, with the kernels' slack
 	buf            []float32
 	parts          int // channels buf has room for
@@ -77,7 +98,17 @@ func newPadPlanes(g *geometry) padPlanes {
 	ph, pw := g.in[0]+g.pb[0]+g.pe[0], g.in[1]+g.pb[1]+g.pe[1]
 	s1 := g.s[1]
 	qw := (pw + s1 - 1) / s1
-	return padPlanes{ph: ph, pw: pw, qw: qw, s1: s1, size: s1*ph*qw + kernels.ConvSlack}
+	return padPlanes{ph: ph, pw: pw, qw: qw, s1: s1, s0: 1, rh: ph, size: s1*ph*qw + kernels.ConvSlack}
+}
+
+// newPadPlanesRows is newPadPlanes with the rows split by the row stride
+// as well.
+func newPadPlanesRows(g *geometry) padPlanes {
+	pp := newPadPlanes(g)
+	pp.s0 = g.s[0]
+	pp.rh = (pp.ph + pp.s0 - 1) / pp.s0
+	pp.size = pp.s1*pp.s0*pp.rh*pp.qw + kernels.ConvSlack
+	return pp
 }
 
 // slot is the buffer of padded channel i (of parts), zeroed once: fill
@@ -89,13 +120,31 @@ func (pp *padPlanes) slot(i int) []float32 {
 
 // fill copies channel xc (in0 × in1) into buf's interior.
 func (pp *padPlanes) fill(buf, xc []float32, g *geometry) {
-	h, w := g.in[0], g.in[1]
-	plane := pp.ph * pp.qw
-	for i := range h {
+	pp.fillRows(buf, xc, g, 0, g.in[0])
+}
+
+// inRows is the input rows [i0, i1) along the first spatial axis that
+// output rows [o0, o1) read (2-D), clipped to the input.
+func (g *geometry) inRows(o0, o1 int) (i0, i1 int) {
+	if o0 >= o1 {
+		return 0, 0
+	}
+	i0 = max(0, o0*g.s[0]-g.pb[0])
+	i1 = min(g.in[0], (o1-1)*g.s[0]+(g.k[0]-1)*g.d[0]+1-g.pb[0])
+	return i0, max(i0, i1)
+}
+
+// fillRows copies rows [i0, i1) of channel xc (in0 × in1) into buf's
+// interior.
+func (pp *padPlanes) fillRows(buf, xc []float32, g *geometry, i0, i1 int) {
+	w := g.in[1]
+	plane := pp.rh * pp.qw
+	for i := i0; i < i1; i++ {
 		row := xc[i*w : (i+1)*w]
-		pr := (i + g.pb[0]) * pp.qw
+		pr := (i + g.pb[0]) / pp.s0 * pp.qw
+		rp := (i + g.pb[0]) % pp.s0 // row phase
 		if pp.s1 == 1 {
-			copy(buf[pr+g.pb[1]:pr+g.pb[1]+w], row)
+			copy(buf[rp*plane+pr+g.pb[1]:][:w], row)
 			continue
 		}
 		// Phase q takes the columns j with (j + pb) % s == q, which land
@@ -105,7 +154,7 @@ func (pp *padPlanes) fill(buf, xc []float32, g *geometry) {
 			if j >= w {
 				continue
 			}
-			d := buf[q*plane+pr+(j+g.pb[1])/pp.s1:][:(w-j+pp.s1-1)/pp.s1]
+			d := buf[(q*pp.s0+rp)*plane+pr+(j+g.pb[1])/pp.s1:][:(w-j+pp.s1-1)/pp.s1]
 			for k := range d {
 				d[k] = row[j+k*pp.s1]
 			}
@@ -116,18 +165,22 @@ func (pp *padPlanes) fill(buf, xc []float32, g *geometry) {
 // offset is where kernel element (r, k) of output row oh starts in a
 // padded channel.
 func (pp *padPlanes) offset(g *geometry, oh, r, k int) int {
-	c := k * g.d[1]
-	return (c%pp.s1)*pp.ph*pp.qw + (oh*g.s[0]+r*g.d[0])*pp.qw + c/pp.s1
+	c, row := k*g.d[1], oh*g.s[0]+r*g.d[0]
+	return ((c%pp.s1)*pp.s0+row%pp.s0)*pp.rh*pp.qw + row/pp.s0*pp.qw + c/pp.s1
 }
 
 // im2colRows writes rows [r0, r1) of the lowered matrix for output rows
-// [o0, o1).
-func im2colRows(col []float32, g *geometry, o0, o1 int, pp *padPlanes, r0, r1 int) {
+// [o0, o1): row (channel, kernel row, kernel column) in that order, or
+// with tapMajor (kernel row, kernel column, channel) of cg channels.
+func im2colRows(col []float32, g *geometry, o0, o1 int, pp *padPlanes, r0, r1 int, tapMajor bool, cg int) {
 	kh, kw, ow := g.k[0], g.k[1], g.o[1]
 	cols := (o1 - o0) * ow
 	step := g.s[0] * pp.qw
 	for row := r0; row < r1; row++ {
 		c, r, k := row/(kh*kw), row/kw%kh, row%kw
+		if tapMajor {
+			c, r, k = row%cg, row/cg/kw, row/cg%kw
+		}
 		buf := pp.slot(c)
 		dst := col[row*cols:][:cols]
 		src := pp.offset(g, o0, r, k)

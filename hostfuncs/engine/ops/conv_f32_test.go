@@ -50,6 +50,16 @@ func TestConvF32Paths(t *testing.T) {
 		{"batch1x1", []int{6, 64, 20, 20}, []int{64, 64, 1, 1}, nil},
 		// Few positions, many filters: the GEMM runs transposed.
 		{"transposed3x3", []int{2, 32, 7, 7}, []int{256, 32, 3, 3}, []*graph.Attr{graph.IntsAttr("pads", 1, 1, 1, 1)}},
+		// Not transposed at its own size, but packed for a 5×5 X (the
+		// "5x5" modes) as the transposed product's right operand.
+		{"wide3x3", []int{1, 32, 16, 16}, []int{256, 32, 3, 3}, []*graph.Attr{graph.IntsAttr("pads", 1, 1, 1, 1)}},
+		// Filters packed tap-major, the GEMM reading the padded planes
+		// (split by row and column stride) in place: strided, 1×2 strided,
+		// dilated and asymmetric, several bands and images.
+		{"gather3x3s2", []int{1, 16, 15, 17}, []int{24, 16, 3, 3}, []*graph.Attr{graph.IntsAttr("pads", 1, 1, 1, 1), graph.IntsAttr("strides", 2, 2)}},
+		{"gather1x2s2", []int{2, 32, 9, 11}, []int{20, 32, 1, 2}, []*graph.Attr{graph.IntsAttr("strides", 2, 2)}},
+		{"gather3x3s3x2dil_asym", []int{1, 17, 31, 40}, []int{9, 17, 3, 3}, []*graph.Attr{graph.IntsAttr("pads", 2, 1, 0, 3), graph.IntsAttr("strides", 3, 2), graph.IntsAttr("dilations", 2, 2)}},
+		{"gather5x4", []int{3, 20, 22, 26}, []int{33, 20, 5, 4}, []*graph.Attr{graph.IntsAttr("pads", 2, 1, 2, 2)}},
 	}
 	r := rand.New(rand.NewPCG(41, 42))
 	for _, tc := range cases {
@@ -59,6 +69,12 @@ func TestConvF32Paths(t *testing.T) {
 				n := &graph.Node{Name: "c", OpType: "Conv", Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"}, Attrs: graph.Attrs(tc.attrs...)}
 				k, err := buildConv(n, 11)
 				is.NoErr(err)
+				if strings.HasPrefix(tc.name, "gather") { // packed tap-major, these gather
+					kc := k.(conv)
+					g, err := kc.w.resolve(tc.x[2:], tc.w[2:])
+					is.NoErr(err)
+					is.True(canGather(&g, tc.w[1]) && gatherWide(&g, newPadPlanesRows(&g).qw))
+				}
 				x32, w32, b32 := randF32(r, tc.x...), randF32(r, tc.w...), randF32(r, tc.w[0])
 				in32 := []*tensor.Tensor{x32, w32, b32}
 				in64 := []*tensor.Tensor{to64(x32), to64(w32), to64(b32)}
@@ -69,11 +85,16 @@ func TestConvF32Paths(t *testing.T) {
 				is.NoErr(k.Run(context.Background(), in64, want))
 				// The packed modes run with W packed in advance (Prepack),
 				// with X's shape known or not (then W is packed as the left
-				// operand even where the GEMM runs transposed, and not
-				// used); "stale" packs another W, which the run must not
-				// use since it is not the W it is given.
+				// operand even where the GEMM would run transposed), or
+				// packed for a 5×5 X (a product the other way round than
+				// this X's would be); "stale" packs another W, which the
+				// run must not use since it is not the W it is given.
+				// "alone" lets the kernel take W over: it then runs with
+				// the stand-in in W's place, from the panels alone.
 				for _, mode := range []string{"serial", "pool", "tinybands", "pool+tinybands",
-					"packed", "pool+packed", "tinybands+packed", "pool+tinybands+packed", "packed_noshape", "packed_stale"} {
+					"packed", "pool+packed", "tinybands+packed", "pool+tinybands+packed", "packed_noshape", "packed_stale",
+					"packed_alone", "pool+packed_alone", "tinybands+packed_alone", "pool+tinybands+packed_alone",
+					"packed_alone_noshape", "packed_alone_5x5", "pool+packed_alone_5x5", "tinybands+packed_5x5"} {
 					kk := k.(conv)
 					ctx := context.Background()
 					var sc Scratch
@@ -83,28 +104,43 @@ func TestConvF32Paths(t *testing.T) {
 					if strings.Contains(mode, "tinybands") {
 						kk.colBudget = 40
 					}
-					if strings.HasPrefix(mode, "packed") || strings.HasSuffix(mode, "packed") {
+					in := in32
+					if strings.Contains(mode, "packed") {
 						pw, shapes := w32, [][]int{tc.x, tc.w, {tc.w[0]}}
-						switch mode {
-						case "packed_noshape":
+						switch {
+						case strings.Contains(mode, "noshape"):
 							shapes = nil
-						case "packed_stale":
+						case strings.Contains(mode, "stale"):
 							pw = randF32(r, tc.w...)
+						case strings.Contains(mode, "5x5") && len(tc.x) == 4:
+							shapes[0] = []int{tc.x[0], tc.x[1], 5, 5}
 						}
-						pk, bytes := kk.Prepack([]*tensor.Tensor{nil, pw, nil}, shapes)
+						alone := strings.Contains(mode, "alone")
+						pr := kk.Prepack([]*tensor.Tensor{nil, pw, nil}, shapes, []bool{false, alone, false})
 						if kk.group != 1 {
-							is.True(pk == nil) // only single-group convolutions pack
+							is.True(pr.Kernel == nil) // only single-group convolutions pack
 						} else {
-							is.True(pk != nil)
-							is.True(bytes >= 0)
-							kk = pk.(conv)
+							is.True(pr.Kernel != nil)
+							is.True(pr.Bytes >= 0)
+							kk = pr.Kernel.(conv)
+							// Packed alone on the assembly variants; the
+							// portable one keeps W.
+							is.Equal(pr.Stands != nil, alone && kernels.SgemmVariant() != "portable")
+							if pr.Stands != nil {
+								stand := pr.Stands[1]
+								is.Equal(stand.DType, tensor.Float32)
+								is.Equal([]int(stand.Shape), tc.w)
+								is.Equal(stand.ByteSize(), 0)
+								in = append([]*tensor.Tensor{}, in32...)
+								in[1] = stand
+							}
 						}
 					}
 					ctx = WithScratch(ctx, &sc)
 					got := make([]*tensor.Tensor, 1)
 					for range 2 { // the second run reuses the output and grown scratch
 						sc.Reset()
-						is.NoErr(kk.Run(ctx, in32, got))
+						is.NoErr(kk.Run(ctx, in, got))
 					}
 					g, w := tensor.Values[float32](got[0]), tensor.Values[float64](want[0])
 					is.Equal([]int(got[0].Shape), []int(want[0].Shape))
@@ -152,8 +188,11 @@ func TestConvF32DoesNotAllocate(t *testing.T) {
 		is.NoErr(err)
 		r := rand.New(rand.NewPCG(1, 2))
 		in := []*tensor.Tensor{randF32(r, c.x...), randF32(r, c.w...), randF32(r, c.w[0])}
-		if pk, _ := k.(conv).Prepack([]*tensor.Tensor{nil, in[1], nil}, [][]int{c.x, c.w, {c.w[0]}}); pk != nil && c.group == 1 {
-			k = pk // the packed filters too: runs allocate nothing either
+		if pr := k.(conv).Prepack([]*tensor.Tensor{nil, in[1], nil}, [][]int{c.x, c.w, {c.w[0]}}, []bool{false, true, false}); pr.Kernel != nil && c.group == 1 {
+			k = pr.Kernel // the packed filters alone too: runs allocate nothing either
+			if pr.Stands != nil {
+				in[1] = pr.Stands[1]
+			}
 		}
 		out := make([]*tensor.Tensor, 1)
 		for _, withPool := range []bool{false, true} {

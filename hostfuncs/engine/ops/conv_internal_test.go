@@ -57,3 +57,24 @@ func TestConvBanding(t *testing.T) {
 		})
 	}
 }
+
+// TestPanelBand checks the banding that evens out the threads' column
+// panels on ResNet's stages at two threads, and that a band never exceeds
+// the budget's.
+func TestPanelBand(t *testing.T) {
+	cases := []struct {
+		o, band0, imgs, parts, width, nr, want int
+	}{
+		{14, 8, 1, 2, 16, 32, 8}, // 8 + 6 rows: 4 + 3 panels; 7 + 7 would be 4 + 4
+		{28, 8, 1, 2, 30, 32, 7}, // 7 + 7 | 7 + 7: 14 panels each, not 16 | 12
+		{56, 8, 1, 2, 58, 32, 7}, // 8 bands of 7
+		{10, 3, 3, 4, 12, 32, 2}, // several images: 2-row bands, 1 panel each
+		{5, 5, 1, 2, 7, 1, 3},    // one column a panel: 3 + 2 rows
+	}
+	for _, c := range cases {
+		got := panelBand(c.o, c.band0, c.imgs, c.parts, c.width, c.nr)
+		if got != c.want || got > c.band0 || got < 1 {
+			t.Errorf("panelBand(%d, %d, %d, %d, %d, %d) = %d, want %d", c.o, c.band0, c.imgs, c.parts, c.width, c.nr, got, c.want)
+		}
+	}
+}

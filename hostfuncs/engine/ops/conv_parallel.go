@@ -20,7 +20,17 @@ type convSplit struct {
 	x, w, b []float32
 	y       []float32
 	packed  *kernels.Packed // w packed in advance, or nil
-	stop    kernels.Stop
+	// tapMajor: packed's columns are tap-major (conv.tapMajor), and so
+	// the lowered rows; gather: the wide GEMMs read them in the padded
+	// channels, at offs (per part, a tap each), instead of lowering.
+	tapMajor bool
+	gather   bool
+	offs     []int32
+	// fromX: lower straight from X (im2col), without padded planes: a
+	// strided 1×1 kernel reads a fraction of X, which padding all of it
+	// would copy first.
+	fromX bool
+	stop  kernels.Stop
 	// The GEMMs' pool and threads: the compute pool's when the
 	// convolution is one part (one piece, or too little work to cut), so a
 	// large GEMM still splits; none when the parts are the threads.
@@ -63,11 +73,13 @@ func convParallelParts(cmp *kernels.Compute, p *convProblem, items, flops int) i
 // convF32Split runs the convolution as convSplit pieces over parts
 // threads. band and bands are convF32's banding; bands is raised to a
 // multiple of parts when a single image is cut, so the threads' shares
-// are equal.
-func convF32Split(cmp *kernels.Compute, stop kernels.Stop, sc *Scratch, p *convProblem, packed *kernels.Packed, x, w, b, y []float32, direct bool, band, rowLen, parts int) {
+// are equal, and when it is lowered at the padded width, the band is the
+// one that evens out the threads' column panels (panelBand).
+func convF32Split(cmp *kernels.Compute, stop kernels.Stop, sc *Scratch, p *convProblem, packed *kernels.Packed, tapMajor bool, x, w, b, y []float32, direct bool, band, rowLen, parts int) {
 	g := p.g
 	cg := p.c / p.groups
 	rows := cg * g.kSize()
+	band0 := band
 	bands := (g.o[0] + band - 1) / band
 	if p.n*p.groups < 2*parts && bands%parts != 0 {
 		bands = (bands + parts - 1) / parts * parts
@@ -75,7 +87,7 @@ func convF32Split(cmp *kernels.Compute, stop kernels.Stop, sc *Scratch, p *convP
 		bands = (g.o[0] + band - 1) / band
 	}
 	t := convSplits.Get().(*convSplit)
-	*t = convSplit{prob: convProblem{n: p.n, c: p.c, m: p.m, groups: p.groups, colBudget: p.colBudget}, geom: *g, packed: packed, x: x, w: w, b: b, y: y, stop: stop, direct: direct, band: band, bands: bands, rowLen: rowLen,
+	*t = convSplit{prob: convProblem{n: p.n, c: p.c, m: p.m, groups: p.groups, colBudget: p.colBudget}, geom: *g, packed: packed, tapMajor: tapMajor, x: x, w: w, b: b, y: y, stop: stop, direct: direct, band: band, bands: bands, rowLen: rowLen,
 		items: p.n * p.groups * bands, parts: parts}
 	t.prob.g = &t.geom
 	t.threads = 1
@@ -87,15 +99,39 @@ func convF32Split(cmp *kernels.Compute, stop kernels.Stop, sc *Scratch, p *convP
 	}
 	if !direct {
 		width := rowLen
-		if g.nd == 2 {
+		// ResNet's 1×1 stride-2 downsampling (64 -> 128 channels, 56 ->
+		// 28): 200 -> 120 µs on one thread. Not where the filters were
+		// packed for the transposed product, which only the padded path
+		// runs.
+		t.fromX = g.nd != 2 || (g.kSize() == 1 && t.packedB() == nil)
+		if !t.fromX {
 			pp := newPadPlanes(g)
+			// Filters packed in advance fix the product's orientation: as
+			// the left operand, filters × lowered input; as the right one,
+			// transposed (packed alone may hold them: conv.Prepack).
+			pa, pb := t.packedA() != nil, t.packedB() != nil
+			t.tapMajor = t.tapMajor && pa
+			if t.tapMajor && gatherConv && canGather(g, cg) {
+				if gp := newPadPlanesRows(g); gatherWide(g, gp.qw) {
+					pp, t.gather, t.wide = gp, true, true
+				}
+			}
 			t.padSize = pp.size * cg
 			t.pads = ScratchSlice[float32](sc, parts*t.padSize)
-			if t.wide = lowerWide(g, p.m/p.groups, pp.qw); t.wide {
+			if t.wide = t.wide || (!pb && lowerWide(g, p.m/p.groups, pp.qw)); t.wide {
 				width = pp.qw
+				if parts > 1 && p.n*p.groups < 2*parts {
+					band = panelBand(g.o[0], band0, p.n*p.groups, parts, width, kernels.SgemmPanelWidth())
+					t.band, t.bands = band, (g.o[0]+band-1)/band
+					t.items = p.n * p.groups * t.bands
+				}
 				t.outSize = p.m / p.groups * band * width
 				t.out = ScratchSlice[float32](sc, parts*t.outSize)
-			} else if t.trans = gemmTransposes(p.m/p.groups, band*rowLen); t.trans {
+				if t.gather {
+					t.offs = ScratchSlice[int32](sc, parts*g.kSize())
+					width = 0 // nothing lowered
+				}
+			} else if t.trans = pb || (!pa && gemmTransposes(p.m/p.groups, band*rowLen)); t.trans {
 				t.outSize = p.m / p.groups * band * rowLen
 				t.out = ScratchSlice[float32](sc, parts*t.outSize)
 			}
@@ -116,8 +152,11 @@ func (t *convSplit) Part(i int) {
 	var pads padPlanes
 	if !t.direct {
 		col = t.col[i*t.colSize : (i+1)*t.colSize]
-		if g.nd == 2 {
+		if !t.fromX {
 			pads = newPadPlanes(g)
+			if t.gather {
+				pads = newPadPlanesRows(g)
+			}
 			pads.parts = cg
 			pads.buf = t.pads[i*t.padSize : (i+1)*t.padSize]
 			clear(pads.buf) // only interiors are written: the padding stays zero
@@ -128,7 +167,10 @@ func (t *convSplit) Part(i int) {
 		ng, bi := it/t.bands, it%t.bands
 		n, gi := ng/p.groups, ng%p.groups
 		xg := t.x[(n*p.c+gi*cg)*inSize : (n*p.c+(gi+1)*cg)*inSize]
-		wg := t.w[gi*mg*rows : (gi+1)*mg*rows]
+		var wg []float32 // nil where only t.packed holds the filters
+		if t.w != nil {
+			wg = t.w[gi*mg*rows : (gi+1)*mg*rows]
+		}
 		yg := t.y[(n*p.m+gi*mg)*outSize : (n*p.m+(gi+1)*mg)*outSize]
 		var bg []float32
 		if t.b != nil {
@@ -148,18 +190,27 @@ func (t *convSplit) Part(i int) {
 			continue
 		}
 		cols := (o1 - o0) * t.rowLen
-		if g.nd == 2 {
+		if !t.fromX {
 			if filled != ng {
+				// Only the input rows this part's bands of the (image,
+				// group) read: when one image is cut into bands over the
+				// threads, each pads its share, not the whole image.
+				last := min((i+1)*t.items/t.parts, (ng+1)*t.bands) - 1 - ng*t.bands
+				i0, i1 := g.inRows(o0, min((last+1)*t.band, g.o[0]))
 				for c := range cg {
-					pads.fill(pads.slot(c), xg[c*inSize:(c+1)*inSize], g)
+					pads.fillRows(pads.slot(c), xg[c*inSize:(c+1)*inSize], g, i0, i1)
 				}
 				filled = ng
 			}
 			if t.wide {
-				t.bandWide(col, t.out[i*t.outSize:(i+1)*t.outSize], &pads, wg, bg, yg, o0, o1)
+				var offs []int32
+				if t.gather {
+					offs = t.offs[i*g.kSize() : (i+1)*g.kSize()]
+				}
+				t.bandWide(col, t.out[i*t.outSize:(i+1)*t.outSize], &pads, offs, wg, bg, yg, o0, o1)
 				continue
 			}
-			im2colRows(col[:rows*cols], g, o0, o1, &pads, 0, rows)
+			im2colRows(col[:rows*cols], g, o0, o1, &pads, 0, rows, t.tapMajor, cg)
 			if t.trans {
 				t.gemmTransposed(col[:rows*cols], t.out[i*t.outSize:(i+1)*t.outSize], wg, bg, yg[o0*t.rowLen:], mg, cols, rows, outSize)
 				continue
@@ -173,6 +224,37 @@ func (t *convSplit) Part(i int) {
 		}
 		kernels.SgemmBiasStop(t.pool, t.threads, t.stop, false, false, mg, cols, rows, 1, wg, rows, col, cols, 0, yg[o0*t.rowLen:], outSize, bg)
 	}
+}
+
+// panelBand is the band (output rows, at most band0) to cut o rows of
+// each of imgs (image, group) pairs into, for parts threads taking the
+// pieces in contiguous ranges, where a piece's GEMM is width columns per
+// row computed nr at a time: the one whose busiest thread computes the
+// fewest column panels, then the widest. A partial panel costs about a
+// whole one, so equal rows are not equal work: ResNet's 14-row stage at
+// a 16-column phase width runs as 8 + 6 rows (4 + 3 panels), not 7 + 7
+// (4 + 4), measured 213 against 183 GFLOPS on one thread; at two, its
+// 28-row stage as 7 + 7 | 7 + 7 rows, not 8 + 8 | 8 + 4 (1.5 -> 1.9x
+// the one-thread speed).
+func panelBand(o, band0, imgs, parts, width, nr int) int {
+	best, bestCost := band0, -1
+	for b := band0; b >= 1; b-- {
+		bands := (o + b - 1) / b
+		items := imgs * bands
+		cost := 0
+		for i := range parts {
+			c := 0
+			for it := i * items / parts; it < (i+1)*items/parts; it++ {
+				rows := min(b, o-it%bands*b)
+				c += (rows*width + nr - 1) / nr
+			}
+			cost = max(cost, c)
+		}
+		if bestCost < 0 || cost < bestCost {
+			best, bestCost = b, cost
+		}
+	}
+	return best
 }
 
 // lowerWide reports whether a 2-D convolution is lowered at the padded
@@ -197,21 +279,38 @@ func lowerWide(g *geometry, filters, qw int) bool {
 // bandWide computes output rows [o0, o1) of one (image, group) lowered at
 // the padded width (lowerWide) into col, the GEMM into out, and copies
 // the valid columns to y.
-func (t *convSplit) bandWide(col, out []float32, pads *padPlanes, w, bias, y []float32, o0, o1 int) {
+//
+// With offs (t.gather), nothing is lowered: the GEMM reads each tap's
+// rows, its channels, where they are in the padded planes (one plane
+// apart), the filters being packed tap-major.
+func (t *convSplit) bandWide(col, out []float32, pads *padPlanes, offs []int32, w, bias, y []float32, o0, o1 int) {
 	g := &t.geom
 	cg, mg := t.prob.c/t.prob.groups, t.prob.m/t.prob.groups
 	kh, kw, ow := g.k[0], g.k[1], g.o[1]
 	rows, qw, outSize := cg*kh*kw, pads.qw, g.outSize()
 	cw := (o1 - o0) * qw
-	for row := range rows {
-		c, r, k := row/(kh*kw), row/kw%kh, row%kw
-		src := pads.offset(g, o0, r, k)
-		copy(col[row*cw:(row+1)*cw], pads.slot(c)[src:src+cw])
-	}
-	if pa := t.packedA(); pa != nil {
-		kernels.SgemmPackedA(t.pool, t.threads, t.stop, pa, false, cw, col, cw, 0, out, cw, bias)
-	} else {
-		kernels.SgemmBiasStop(t.pool, t.threads, t.stop, false, false, mg, cw, rows, 1, w, rows, col, cw, 0, out, cw, bias)
+	switch pa := t.packedA(); {
+	case offs != nil:
+		for r := range kh {
+			for k := range kw {
+				offs[r*kw+k] = int32(pads.offset(g, o0, r, k))
+			}
+		}
+		kernels.SgemmPackedAGather(t.pool, t.threads, t.stop, pa, cw, pads.buf[:cg*pads.size], offs, cg, pads.size, 0, out, cw, bias)
+	default:
+		for row := range rows {
+			c, r, k := row/(kh*kw), row/kw%kh, row%kw
+			if t.tapMajor {
+				c, r, k = row%cg, row/cg/kw, row/cg%kw
+			}
+			src := pads.offset(g, o0, r, k)
+			copy(col[row*cw:(row+1)*cw], pads.slot(c)[src:src+cw])
+		}
+		if pa != nil {
+			kernels.SgemmPackedA(t.pool, t.threads, t.stop, pa, false, cw, col, cw, 0, out, cw, bias)
+		} else {
+			kernels.SgemmBiasStop(t.pool, t.threads, t.stop, false, false, mg, cw, rows, 1, w, rows, col, cw, 0, out, cw, bias)
+		}
 	}
 	for m := range mg {
 		for oh := range o1 - o0 {
@@ -236,6 +335,34 @@ func gemmTransposes(filters, cols int) bool {
 }
 
 func roundUp(n, to int) int { return (n + to - 1) / to * to }
+
+// gatherConv enables the wide GEMMs' reading the padded planes in place
+// (convSplit.gather); off only to measure against lowering.
+var gatherConv = true
+
+// gatherMinDepth is the fewest channels a convolution gathers with: each
+// tap is a run of the micro-kernel that deep into the same tile.
+const gatherMinDepth = 16
+
+// canGather reports whether a 2-D convolution's GEMM can read its lowered
+// rows in its padded channels, with row phases (newPadPlanesRows): a
+// tap's rows, ldb apart, start anywhere; the run of the last one may
+// reach (kw-1)·dw past the last plane, into the slack. Not for a 1×1
+// kernel (strided, since unstrided needs no lowering): its lowering is
+// small, and gathering measured 3% slower on ResNet's downsampling
+// (64 -> 128 channels, 56 -> 28).
+func canGather(g *geometry, cg int) bool {
+	return g.nd == 2 && g.kSize() > 1 && cg >= gatherMinDepth && (g.k[1]-1)*g.d[1] <= kernels.ConvSlack
+}
+
+// gatherWide reports whether gathering at the phase width qw wastes few
+// enough columns: the GEMM computes qw - ow discarded columns per output
+// row. At most a sixth: ResNet's 56-, 28- and 14-wide stages (14 of 16
+// columns: measured 172 -> 212 GFLOPS on the 256-filter layer against
+// lowering), not the 7-wide one (7 of 9), which runs transposed.
+func gatherWide(g *geometry, qw int) bool {
+	return 6*(qw-g.o[1]) <= qw
+}
 
 // gemmTransposed computes a band as Yᵀ = colᵀ·Wᵀ into out (cols ×
 // filters) and stores it transposed into y (rows outSize apart), adding

@@ -58,14 +58,15 @@ func (k fusedConv) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 }
 
 // Prepack prepares the convolution's constant filters (see conv.Prepack).
-func (k fusedConv) Prepack(consts []*tensor.Tensor, shapes [][]int) (Kernel, int64) {
+func (k fusedConv) Prepack(consts []*tensor.Tensor, shapes [][]int, sole []bool) Prepared {
 	pc, ok := k.conv.(Prepacker)
 	if !ok {
-		return nil, 0
+		return Prepared{}
 	}
-	c, n := pc.Prepack(consts, shapes)
-	if c == nil {
-		return nil, 0
+	pr := pc.Prepack(consts, shapes, sole)
+	if pr.Kernel == nil {
+		return Prepared{}
 	}
-	return fusedConv{conv: c, act: k.act}, n
+	pr.Kernel = fusedConv{conv: pr.Kernel, act: k.act}
+	return pr
 }

@@ -124,9 +124,22 @@ func copyInto(ctx context.Context, dst, src *tensor.Tensor, shape []int) (*tenso
 type Prepacker interface {
 	// Prepack returns the kernel to run in place of this one, holding
 	// what it computed from consts (the node's inputs that are constants,
-	// nil elsewhere), and the bytes that takes besides them; nil and 0
-	// when there is nothing to prepare. shapes[i] is input i's shape where
-	// the plan knows it (nil otherwise), -1 for a dimension that is not
-	// fixed. The returned kernel must still accept any inputs.
-	Prepack(consts []*tensor.Tensor, shapes [][]int) (Kernel, int64)
+	// nil elsewhere); a zero Prepared when there is nothing to prepare.
+	// shapes[i] is input i's shape where the plan knows it (nil
+	// otherwise), -1 for a dimension that is not fixed. sole[i] reports
+	// that this node is the only reader of constant i (no other node, not
+	// a graph output), so the kernel may take it over (Prepared.Stands).
+	// The returned kernel must still accept any inputs.
+	Prepack(consts []*tensor.Tensor, shapes [][]int, sole []bool) Prepared
+}
+
+// Prepared is what Prepack made.
+type Prepared struct {
+	Kernel Kernel // nil: nothing prepared
+	Bytes  int64  // what Kernel holds besides the constants
+	// Stands[i], where not nil, is a tensor of consts[i]'s dtype and shape
+	// without data that the plan holds in place of constant i from then
+	// on (only where sole[i]): Kernel keeps all it needs of that constant,
+	// such as its filters packed, and accepts the stand-in as that input.
+	Stands []*tensor.Tensor
 }

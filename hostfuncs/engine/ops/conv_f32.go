@@ -153,8 +153,10 @@ func (pp *padPlanes) fillRows(buf, xc []float32, g *geometry, i0, i1 int) {
 	plane := pp.rh * pp.qw
 	for i := i0; i < i1; i++ {
 		row := xc[i*w : (i+1)*w]
-		pr := (i + g.pb[0]) / pp.s0 * pp.qw
-		rp := (i + g.pb[0]) % pp.s0 // row phase
+		pr, rp := (i+g.pb[0])*pp.qw, 0 // padded row's start in its phase; row phase
+		if pp.s0 > 1 {
+			pr, rp = (i+g.pb[0])/pp.s0*pp.qw, (i+g.pb[0])%pp.s0
+		}
 		if pp.s1 == 1 {
 			copy(buf[rp*plane+pr+g.pb[1]:][:w], row)
 			continue

@@ -195,17 +195,7 @@ func (v *variant) gatherBlock(stop Stop, pre prePacked, pa []float32, pc, kb, mb
 				// scratch and merge the valid columns.
 				tile := bufs.tile
 				kern(kb, &pa[ap], &bufs.edge[0], v.nr, &tile[0], v.nr, 0, 0, false, rb)
-				for r := range rows {
-					crow := c[cp+r*ldc : cp+r*ldc+cols]
-					trow := tile[r*v.nr : r*v.nr+cols]
-					for j := range crow {
-						if load {
-							crow[j] = bt*crow[j] + trow[j]
-						} else {
-							crow[j] = trow[j]
-						}
-					}
-				}
+				mergeTile(c[cp:], ldc, tile, v.nr, rows, cols, bt, load)
 				continue
 			}
 			for s := 0; s < kb; {

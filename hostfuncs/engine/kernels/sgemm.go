@@ -307,17 +307,7 @@ func (v *variant) blocked(stop Stop, pre prePacked, transA, transB bool, m, n, k
 						// it in scratch and merge the valid columns.
 						tile := bufs.tile
 						kern(kb, &pa[ir*kb], bp, bstride, &tile[0], v.nr, 0, 0, false, rb)
-						for r := range rows {
-							crow := c[cp+r*ldc : cp+r*ldc+cols]
-							trow := tile[r*v.nr : r*v.nr+cols]
-							for j := range crow {
-								if load {
-									crow[j] = bt*crow[j] + trow[j]
-								} else {
-									crow[j] = trow[j]
-								}
-							}
-						}
+						mergeTile(c[cp:], ldc, tile, v.nr, rows, cols, bt, load)
 					}
 				}
 			}
@@ -611,3 +601,21 @@ func SgemmVariant() string { return best.name }
 // compute at a time (1 for the portable one): a product whose width is
 // not a multiple of it computes a partial panel at the end.
 func SgemmPanelWidth() int { return max(best.nr, 1) }
+
+// mergeTile stores the first rows×cols of a tile computed in scratch (nr
+// wide) into C (c from the tile's first element), as C = bt·C + tile where
+// load is set and C = tile otherwise: the edge of a product whose kernel
+// cannot mask its stores.
+func mergeTile(c []float32, ldc int, tile []float32, nr, rows, cols int, bt float32, load bool) {
+	for r := range rows {
+		crow := c[r*ldc : r*ldc+cols]
+		trow := tile[r*nr : r*nr+cols]
+		for j := range crow {
+			if load {
+				crow[j] = bt*crow[j] + trow[j]
+			} else {
+				crow[j] = trow[j]
+			}
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasmgate/wasmgate/hostfuncs"
 	"github.com/wasmgate/wasmgate/hostfuncs/abi"
@@ -44,7 +45,7 @@ func (m *Module) instantiate(ctx context.Context, caller hostfuncs.Caller, limit
 		WithStartFunctions(m.start...).
 		WithStdout(stdio).
 		WithStderr(stdio)
-	ictx, cancel := context.WithTimeout(ctx, limits.InitTimeout)
+	ictx, cancel := context.WithTimeout(experimental.WithMemoryAllocator(ctx, preemptibleMemory{}), limits.InitTimeout)
 	defer cancel()
 	mod, err := m.r.InstantiateModule(ictx, m.compiled, cfg)
 	if err != nil {

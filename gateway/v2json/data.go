@@ -110,6 +110,7 @@ func (d *decoder) elemErr(f *filler, level int, withIndex bool, format string, a
 func (d *decoder) elem(f *filler, level int) error {
 	k := f.n
 	f.n++
+	pace(f.n)
 	store := k < f.want
 	t := f.t
 	c := d.peek() // 0 at the end of the body, which every case rejects

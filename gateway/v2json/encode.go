@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -30,8 +31,16 @@ func AppendInferResponse(dst []byte, r *InferResponse) ([]byte, error) {
 		size += estimate(o)
 	}
 	// One growth up front: the data dominates, and appending it piecemeal
-	// would copy the buffer log(n) times.
-	dst = slices.Grow(dst, size)
+	// would copy the buffer log(n) times. Not slices.Grow: it clears the
+	// new room in one memclr that cannot be preempted, which for a tensor
+	// of millions of elements (tens of MiB of room) held off the garbage
+	// collector's stop-the-world phase, and every other request, for over
+	// 10 ms; make zeroes a large buffer in preemptible pieces.
+	if cap(dst)-len(dst) < size {
+		grown := make([]byte, len(dst), len(dst)+size)
+		copy(grown, dst)
+		dst = grown
+	}
 	dst = append(dst, `{"model_name":`...)
 	dst = appendQuoted(dst, r.ModelName)
 	if r.ModelVersion != "" {
@@ -129,24 +138,29 @@ func appendData(dst []byte, t *tensor.Tensor, b64 bool) []byte {
 	switch t.DType {
 	case tensor.Float32:
 		for i, v := range tensor.Values[float32](t) {
+			pace(i)
 			dst = appendFloat(sep(dst, i), float64(v), 32)
 		}
 	case tensor.Float64:
 		for i, v := range tensor.Values[float64](t) {
+			pace(i)
 			dst = appendFloat(sep(dst, i), v, 64)
 		}
 	case tensor.Float16:
 		// Printed as the float32 of the same value; its shortest form parses
 		// back to exactly that value, hence to the same FP16.
 		for i, v := range tensor.Values[tensor.F16](t) {
+			pace(i)
 			dst = appendFloat(sep(dst, i), float64(v.Float32()), 32)
 		}
 	case tensor.BFloat16:
 		for i, v := range tensor.Values[tensor.BF16](t) {
+			pace(i)
 			dst = appendFloat(sep(dst, i), float64(v.Float32()), 32)
 		}
 	case tensor.Bool:
 		for i, v := range t.Data {
+			pace(i)
 			if v != 0 {
 				dst = append(sep(dst, i), "true"...)
 			} else {
@@ -155,34 +169,42 @@ func appendData(dst []byte, t *tensor.Tensor, b64 bool) []byte {
 		}
 	case tensor.Uint8:
 		for i, v := range t.Data {
+			pace(i)
 			dst = strconv.AppendUint(sep(dst, i), uint64(v), 10)
 		}
 	case tensor.Int8:
 		for i, v := range tensor.Values[int8](t) {
+			pace(i)
 			dst = strconv.AppendInt(sep(dst, i), int64(v), 10)
 		}
 	case tensor.Uint16:
 		for i, v := range tensor.Values[uint16](t) {
+			pace(i)
 			dst = strconv.AppendUint(sep(dst, i), uint64(v), 10)
 		}
 	case tensor.Int16:
 		for i, v := range tensor.Values[int16](t) {
+			pace(i)
 			dst = strconv.AppendInt(sep(dst, i), int64(v), 10)
 		}
 	case tensor.Uint32:
 		for i, v := range tensor.Values[uint32](t) {
+			pace(i)
 			dst = strconv.AppendUint(sep(dst, i), uint64(v), 10)
 		}
 	case tensor.Int32:
 		for i, v := range tensor.Values[int32](t) {
+			pace(i)
 			dst = strconv.AppendInt(sep(dst, i), int64(v), 10)
 		}
 	case tensor.Uint64:
 		for i, v := range tensor.Values[uint64](t) {
+			pace(i)
 			dst = strconv.AppendUint(sep(dst, i), v, 10)
 		}
 	case tensor.Int64:
 		for i, v := range tensor.Values[int64](t) {
+			pace(i)
 			dst = strconv.AppendInt(sep(dst, i), v, 10)
 		}
 	case tensor.Bytes:
@@ -340,4 +362,18 @@ func appendParam(dst []byte, k string, v any) ([]byte, error) {
 		return append(dst, v...), nil
 	}
 	return dst, fault.Errorf(fault.Internal, "parameter %q: unsupported value type %T (want string, bool, an integer or a float)", k, v)
+}
+
+// paceEvery is how many elements a codec loop handles between yields: a
+// few hundred microseconds of work.
+const paceEvery = 1 << 15
+
+// pace yields the processor every paceEvery elements, so that encoding or
+// decoding a tensor of millions of elements does not keep other requests'
+// goroutines waiting for the processor for whole scheduler time slices
+// (10 ms each) on a machine with few cores.
+func pace(i int) {
+	if i&(paceEvery-1) == paceEvery-1 {
+		runtime.Gosched()
+	}
 }

@@ -49,6 +49,12 @@ type Server struct {
 	bodies    sync.Pool // *bytes.Buffer
 	responses sync.Pool // *[]byte
 
+	// bulky holds one token per request with a large body (over
+	// bulkyBodyBytes) while it is decoded, run and encoded: such requests
+	// take turns on half the cores, so a burst of them leaves the other
+	// half to everyone else's small requests.
+	bulky chan struct{}
+
 	// uploads serialises saving manifests, so version numbers and the
 	// cycle check see one consistent repository.
 	uploads sync.Mutex
@@ -83,6 +89,7 @@ func New(ctx context.Context, cfg Config, version string, log *slog.Logger) (*Se
 		poolSize = runtime.GOMAXPROCS(0)
 	}
 	s := &Server{cfg: cfg, version: version, log: log, rt: rt, keys: keys, stats: newStats(), compute: kernels.NewCompute(runtime.GOMAXPROCS(0))}
+	s.bulky = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 	s.bodies.New = func() any { return new(bytes.Buffer) }
 	s.responses.New = func() any { b := make([]byte, 0, 4<<10); return &b }
 	fail := func(err error) (*Server, error) {

@@ -152,6 +152,20 @@ func (v *victimLoad) run(ctx context.Context, workers int) *sync.WaitGroup {
 	return &wg
 }
 
+// minDuring is how many victim requests an attack window should hold, and
+// maxRounds how many times a short attack is repeated to get them.
+const (
+	minDuring = 500
+	maxRounds = 10
+)
+
+// count is the number of requests recorded since the last take.
+func (v *victimLoad) count() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.latencies)
+}
+
 // take returns and resets what was recorded since the last take.
 func (v *victimLoad) take() ([]time.Duration, []string) {
 	v.mu.Lock()
@@ -214,7 +228,12 @@ func TestHostileGuests(t *testing.T) {
 	for i, a := range as {
 		t.Run(a.name, func(t *testing.T) {
 			v.take()
-			runAttack(t, s, i, a)
+			// A p99 over a few dozen requests is their maximum: repeat a
+			// short attack until the victim has made enough requests
+			// during it for its p99 to mean what the baseline's does.
+			for round := 0; round == 0 || (v.count() < minDuring && round < maxRounds && !t.Failed()); round++ {
+				runAttack(t, s, i*maxRounds+round, a)
+			}
 			during, fails := v.take()
 			p50, p99 := pct(during, 0.5), pct(during, 0.99)
 			t.Logf("victim during: %d requests, p50 %v, p99 %v (before: p50 %v, p99 %v)", len(during), p50, p99, pct(before, 0.5), p99Before)

@@ -20,6 +20,17 @@ func BenchmarkConvPool(b *testing.B) {
 	}
 }
 
+// BenchmarkConvPackedPool is BenchmarkConvPool with the filters packed
+// once, as a plan runs a constant W.
+func BenchmarkConvPackedPool(b *testing.B) {
+	cmp := kernels.NewCompute(runtime.GOMAXPROCS(0))
+	defer cmp.Close()
+	wrap := func(ctx context.Context) context.Context { return WithCompute(ctx, cmp) }
+	for _, c := range convBenchCases {
+		b.Run(c.name, func(b *testing.B) { benchConv(b, c, wrap, true) })
+	}
+}
+
 func BenchmarkOpsPool(b *testing.B) {
 	cmp := kernels.NewCompute(runtime.GOMAXPROCS(0))
 	defer cmp.Close()

@@ -173,10 +173,16 @@ func (s *Server) infer(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.RequestTimeout)
 	defer cancel()
+	turn := false // holding a turn on s.bulky
+	defer func() {
+		if turn {
+			<-s.bulky
+		}
+	}()
 	if buf.Len() > bulkyBodyBytes {
 		select {
 		case s.bulky <- struct{}{}:
-			defer func() { <-s.bulky }()
+			turn = true
 		case <-ctx.Done():
 			return fault.Errorf(fault.Overloaded, "waiting for a turn to process a %d-byte request: %w", buf.Len(), ctx.Err())
 		}
@@ -213,6 +219,10 @@ func (s *Server) infer(c echo.Context) error {
 		return fault.Errorf(fault.Internal, "encoding the response: %w", err)
 	}
 	s.stats.record(name, lease.Version(), time.Since(start), true)
+	if turn { // writing waits on the client, which must not hold up others' turns
+		<-s.bulky
+		turn = false
+	}
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, *out)
 }
 

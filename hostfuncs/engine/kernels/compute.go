@@ -55,16 +55,20 @@ func (c *Compute) Cores() int {
 }
 
 // Enter records that a request starts computing; Exit, that it is done.
-// They must pair.
+// They must pair. A lone request's Enter also keeps the pool's workers
+// polling until its Exit (Pool.BurstStart), so its operators do not wait
+// for parked threads to wake.
 func (c *Compute) Enter() {
 	if c != nil {
 		c.running.Add(1)
+		c.pool.BurstStart()
 	}
 }
 
 // Exit undoes one Enter.
 func (c *Compute) Exit() {
 	if c != nil {
+		c.pool.BurstEnd()
 		c.running.Add(-1)
 	}
 }

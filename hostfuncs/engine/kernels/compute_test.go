@@ -115,3 +115,45 @@ func TestParallelDoesNotAllocate(t *testing.T) {
 	allocs := testing.AllocsPerRun(50, func() { cmp.Parallel(4, c) })
 	is.True(allocs <= 0.1) // sync.Pool may drop a job at a GC
 }
+
+// TestBurstKeepsWorkersUp checks when a burst keeps idle workers polling:
+// while as many bursts run as there are workers or fewer (a helper can be
+// lent to one), not with none or more; and that Close ends workers even
+// inside a burst that never ends.
+func TestBurstKeepsWorkersUp(t *testing.T) {
+	cases := []struct {
+		workers, bursts int
+		hot             bool
+	}{
+		{1, 0, false}, {1, 1, true}, {1, 2, false},
+		{3, 1, true}, {3, 3, true}, {3, 4, false},
+		{0, 1, false},
+	}
+	for _, c := range cases {
+		is := is.New(t)
+		p := NewPool(c.workers)
+		for range c.bursts {
+			p.BurstStart()
+		}
+		is.Equal(p.hot(), c.hot) // workers, bursts
+		for range c.bursts {
+			p.BurstEnd()
+		}
+		is.True(!p.hot())
+		p.Close()
+	}
+
+	is := is.New(t)
+	cmp := NewCompute(2)
+	cmp.Enter() // a lone request: its Enter makes the pool hot
+	is.True(cmp.Pool().hot())
+	c := &countTask{hits: make([]atomic.Int32, 4)}
+	cmp.Parallel(4, c) // wakes the worker, which then polls
+	done := make(chan struct{})
+	go func() { cmp.Close(); close(done) }()
+	<-done // Close returned: the polling worker stopped although the burst is open
+	cmp.Exit()
+	var none *Pool
+	none.BurstStart() // no-ops
+	none.BurstEnd()
+}

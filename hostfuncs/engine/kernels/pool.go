@@ -27,6 +27,8 @@ type Pool struct {
 	queued   atomic.Int32 // len(queue), for polling without the lock
 	parked   int          // workers waiting on cond
 	spinning atomic.Int32 // workers polling queued
+	bursts   atomic.Int32 // callers between BurstStart and BurstEnd
+	closing  atomic.Bool  // Close has begun: pollers stop polling
 	closed   bool
 	wg       sync.WaitGroup
 }
@@ -51,6 +53,7 @@ func (p *Pool) Workers() int { return p.workers }
 // Calls made after Close run on the calling goroutine alone. Close is
 // idempotent.
 func (p *Pool) Close() {
+	p.closing.Store(true)
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
@@ -58,23 +61,61 @@ func (p *Pool) Close() {
 	p.wg.Wait()
 }
 
+// BurstStart records that a caller begins a burst of calls that may split
+// their work (the operators of one model run); BurstEnd, that it is done.
+// They must pair. While a burst runs that a helper could be lent to (at
+// most as many bursts as workers, so not every core has a caller of its
+// own), idle workers keep polling for jobs instead of parking between them.
+//
+// Parking is what a burst must avoid: on a virtual machine a parked
+// worker's thread takes 50 µs to milliseconds to run again, and the kernel
+// tends to wake it on the waker's busy core rather than the idle one, so
+// an operator's helper starts after its caller has done the whole
+// operator alone. A worker that keeps its thread running between
+// operators, as onnxruntime's and OpenMP's workers do, is there at once.
+// Polling yields the processor between polls, so it delays no goroutine
+// that could run in its place.
+func (p *Pool) BurstStart() {
+	if p != nil {
+		p.bursts.Add(1)
+	}
+}
+
+// BurstEnd ends what BurstStart began.
+func (p *Pool) BurstEnd() {
+	if p != nil {
+		p.bursts.Add(-1)
+	}
+}
+
+// hot reports whether a burst runs that a helper could join.
+func (p *Pool) hot() bool {
+	b := p.bursts.Load()
+	return b > 0 && int(b) <= p.workers
+}
+
 func (p *Pool) work() {
 	defer p.wg.Done()
-	justWorked := false
+	awake := false
 	for {
-		if justWorked {
-			// Products come in bursts (the layers of one request), so a
-			// worker that just finished polls for the next job for a moment
-			// before parking.
+		if awake {
 			p.spinning.Add(1)
-			spinUntil(func() bool { return p.queued.Load() > 0 })
+			p.poll()
 			p.spinning.Add(-1)
 		}
 		p.mu.Lock()
-		for len(p.queue) == 0 && !p.closed {
+		if len(p.queue) == 0 && !p.closed {
 			p.parked++
 			p.cond.Wait()
 			p.parked--
+			if len(p.queue) == 0 && !p.closed {
+				// Woken for a job its caller finished alone, since waking
+				// took longer than the job: poll for the next one rather
+				// than pay for a wake again on every job.
+				p.mu.Unlock()
+				awake = true
+				continue
+			}
 		}
 		if len(p.queue) == 0 { // closed, nothing left
 			p.mu.Unlock()
@@ -88,18 +129,45 @@ func (p *Pool) work() {
 		p.mu.Unlock()
 		j.work()
 		j.release()
-		justWorked = true
+		awake = true
 	}
 }
 
-// spinWindow bounds how long spinUntil polls: about the cost of waking a
-// parked thread on a virtual machine, so polling at most doubles it.
-const spinWindow = 50 * time.Microsecond
+// poll waits for a queued job without parking: for workerSpin, and for as
+// long as the pool is hot (see BurstStart). It reports whether a job is
+// queued.
+func (p *Pool) poll() bool {
+	var start time.Time
+	for i := 0; ; i++ {
+		if p.queued.Load() > 0 {
+			return true
+		}
+		if i%16 == 0 {
+			if i == 0 {
+				start = time.Now()
+			} else if p.closing.Load() || (time.Since(start) > workerSpin && !p.hot()) {
+				return false
+			}
+		}
+		runtime.Gosched()
+	}
+}
 
-// spinUntil polls cond for up to spinWindow and reports whether it became
+// workerSpin is how long a worker outside a burst polls after a job before
+// parking: products come in bursts, and a thread that is still running
+// starts a job at once.
+const workerSpin = 200 * time.Microsecond
+
+// joinSpin bounds how long a caller that has run out of parts polls for
+// its helpers' before parking: a part is a fraction of an operator, so a
+// helper that has one is normally about to finish it, and a caller that
+// parked here would be woken on its helper's processor and take it over.
+const joinSpin = time.Millisecond
+
+// spinUntil polls cond for up to window and reports whether it became
 // true. It yields the processor between polls, so a polling goroutine
 // delays no other goroutine that could run in its place.
-func spinUntil(cond func() bool) bool {
+func spinUntil(window time.Duration, cond func() bool) bool {
 	var start time.Time
 	for i := 0; ; i++ {
 		if cond() {
@@ -108,7 +176,7 @@ func spinUntil(cond func() bool) bool {
 		if i%16 == 0 {
 			if i == 0 {
 				start = time.Now()
-			} else if time.Since(start) > spinWindow {
+			} else if time.Since(start) > window {
 				return false
 			}
 		}
@@ -255,10 +323,9 @@ func (p *Pool) run(j *parJob, helpers int) {
 	p.offer(j, helpers)
 	j.work()
 	p.retract(j)
-	// The helpers' parts are as large as the caller's, so they end about
-	// now: poll for them briefly before parking, since being woken again
-	// from a park costs tens of microseconds on a virtual machine.
-	spinUntil(func() bool { return j.finished.Load() == int64(j.parts) })
+	// The helpers' parts are no larger than the caller's, so they end
+	// about now: poll for them before parking (see joinSpin).
+	spinUntil(joinSpin, func() bool { return j.finished.Load() == int64(j.parts) })
 	j.pending.Wait()
 	j.release()
 }

@@ -223,7 +223,7 @@ func convDepthwise(ctx context.Context, cmp *kernels.Compute, sc *Scratch, p *co
 	parts := min(p.n*p.c, cmp.Split(work, splitFlops))
 	pp := newPadPlanes(g)
 	pp.parts = max(parts, 1)
-	pp.buf = ScratchSlice[float32](sc, pp.size*pp.parts)
+	pp.buf, pp.size = PartScratch[float32](sc, pp.parts, pp.size)
 	offs := ScratchSlice[int32](sc, g.kSize())
 	for r := range g.k[0] {
 		for k := range g.k[1] {

@@ -26,6 +26,7 @@ type convSplit struct {
 	tapMajor bool
 	gather   bool
 	offs     []int32
+	offsSize int // offs' stride between parts
 	// fromX: lower straight from X (im2col), without padded planes: a
 	// strided 1×1 kernel reads a fraction of X, which padding all of it
 	// would copy first.
@@ -42,12 +43,14 @@ type convSplit struct {
 	rowLen  int // output positions per row of the first axis
 	items   int
 	parts   int
-	colSize int // scratch per part: the lowered band
+	// Scratch per part, each Size the stride between parts (PartScratch):
+	// col, the lowered band; pads, the group's padded channels (2-D).
+	colSize int
 	col     []float32
-	pads    []float32 // scratch per part: the group's padded channels (2-D)
+	pads    []float32
 	padSize int
 	// wide: lower at the padded width (see lowerWide); out is then the
-	// GEMM's result per part, outSize its size.
+	// GEMM's result per part, outSize its stride.
 	wide    bool
 	trans   bool // compute Yᵀ (see gemmTransposes) into out
 	out     []float32
@@ -116,8 +119,7 @@ func convF32Split(cmp *kernels.Compute, stop kernels.Stop, sc *Scratch, p *convP
 					pp, t.gather, t.wide = gp, true, true
 				}
 			}
-			t.padSize = pp.size * cg
-			t.pads = ScratchSlice[float32](sc, parts*t.padSize)
+			t.pads, t.padSize = PartScratch[float32](sc, parts, pp.size*cg)
 			if t.wide = t.wide || (!pb && lowerWide(g, p.m/p.groups, pp.qw)); t.wide {
 				width = pp.qw
 				if parts > 1 && p.n*p.groups < 2*parts {
@@ -125,19 +127,16 @@ func convF32Split(cmp *kernels.Compute, stop kernels.Stop, sc *Scratch, p *convP
 					t.band, t.bands = band, (g.o[0]+band-1)/band
 					t.items = p.n * p.groups * t.bands
 				}
-				t.outSize = p.m / p.groups * band * width
-				t.out = ScratchSlice[float32](sc, parts*t.outSize)
+				t.out, t.outSize = PartScratch[float32](sc, parts, p.m/p.groups*band*width)
 				if t.gather {
-					t.offs = ScratchSlice[int32](sc, parts*g.kSize())
+					t.offs, t.offsSize = PartScratch[int32](sc, parts, g.kSize())
 					width = 0 // nothing lowered
 				}
 			} else if t.trans = pb || (!pa && gemmTransposes(p.m/p.groups, band*rowLen)); t.trans {
-				t.outSize = p.m / p.groups * band * rowLen
-				t.out = ScratchSlice[float32](sc, parts*t.outSize)
+				t.out, t.outSize = PartScratch[float32](sc, parts, p.m/p.groups*band*rowLen)
 			}
 		}
-		t.colSize = rows * band * width
-		t.col = ScratchSlice[float32](sc, parts*t.colSize)
+		t.col, t.colSize = PartScratch[float32](sc, parts, rows*band*width)
 	}
 	cmp.Parallel(parts, t)
 	*t = convSplit{}
@@ -205,7 +204,7 @@ func (t *convSplit) Part(i int) {
 			if t.wide {
 				var offs []int32
 				if t.gather {
-					offs = t.offs[i*g.kSize() : (i+1)*g.kSize()]
+					offs = t.offs[i*t.offsSize:][:g.kSize()]
 				}
 				t.bandWide(col, t.out[i*t.outSize:(i+1)*t.outSize], &pads, offs, wg, bg, yg, o0, o1)
 				continue

@@ -138,10 +138,10 @@ func (k fusedAttention) Run(ctx context.Context, in, out []*tensor.Tensor) error
 	cmp := ComputeFrom(ctx)
 	flops := 2 * a.s * a.t * (a.d + a.e)
 	parts := min(a.entries, cmp.Split(a.entries*flops, 1<<20))
+	scores, stride := PartScratch[float32](ScratchFrom(ctx), parts, a.s*a.t)
 	t := attnTasks.Get().(*attnTask)
 	*t = attnTask{k: k, a: a, q: tensor.Values[float32](q), kt: tensor.Values[float32](kt), v: tensor.Values[float32](v),
-		y: tensor.Values[float32](y), parts: parts, stop: stopOf(ctx),
-		scores: ScratchSlice[float32](ScratchFrom(ctx), parts*a.s*a.t)}
+		y: tensor.Values[float32](y), parts: parts, stop: stopOf(ctx), scores: scores, stride: stride}
 	if mask != nil {
 		t.mask = tensor.Values[float32](mask)
 	}
@@ -156,6 +156,7 @@ type attnTask struct {
 	a                 attnShape
 	q, kt, v, mask, y []float32
 	scores            []float32
+	stride            int // between the parts' scores
 	parts             int
 	stop              kernels.Stop // polled between entries and inside their GEMMs
 }
@@ -164,7 +165,7 @@ var attnTasks = sync.Pool{New: func() any { return new(attnTask) }}
 
 func (t *attnTask) Part(i int) {
 	a := &t.a
-	sc := t.scores[i*a.s*a.t : (i+1)*a.s*a.t]
+	sc := t.scores[i*t.stride:][:a.s*a.t]
 	for e := i * a.entries / t.parts; e < (i+1)*a.entries/t.parts && !t.stop.Stopped(); e++ {
 		kernels.SgemmBiasStop(nil, 1, t.stop, false, false, a.s, a.t, a.d, 1, t.q[e*a.s*a.d:], a.d, t.kt[e*a.d*a.t:], a.t, 0, sc, a.t, nil)
 		moff := 0

@@ -19,13 +19,13 @@ func maxPool2DF32(ctx context.Context, g *geometry, planes int, x, y []float32) 
 	work := planes * g.outSize() * g.kSize()
 	c := ComputeFrom(ctx)
 	parts := min(planes, c.Split(work, splitElems))
-	rows := ScratchSlice[float32](ScratchFrom(ctx), max(parts, 1)*2*g.in[1])
+	rows, stride := PartScratch[float32](ScratchFrom(ctx), max(parts, 1), 2*g.in[1])
 	if parts <= 1 {
 		maxPool2DPlanes(g, x, y, rows, 0, planes)
 		return
 	}
 	t := maxPoolTasks.Get().(*maxPoolTask)
-	*t = maxPoolTask{g: *g, x: x, y: y, rows: rows, planes: planes, parts: parts}
+	*t = maxPoolTask{g: *g, x: x, y: y, rows: rows, stride: stride, planes: planes, parts: parts}
 	c.Parallel(parts, t)
 	*t = maxPoolTask{}
 	maxPoolTasks.Put(t)
@@ -34,14 +34,14 @@ func maxPool2DF32(ctx context.Context, g *geometry, planes int, x, y []float32) 
 type maxPoolTask struct {
 	g             geometry
 	x, y, rows    []float32
+	stride        int // between the parts' rows
 	planes, parts int
 }
 
 var maxPoolTasks = sync.Pool{New: func() any { return new(maxPoolTask) }}
 
 func (t *maxPoolTask) Part(i int) {
-	n := 2 * t.g.in[1]
-	maxPool2DPlanes(&t.g, t.x, t.y, t.rows[i*n:(i+1)*n], i*t.planes/t.parts, (i+1)*t.planes/t.parts)
+	maxPool2DPlanes(&t.g, t.x, t.y, t.rows[i*t.stride:][:2*t.g.in[1]], i*t.planes/t.parts, (i+1)*t.planes/t.parts)
 }
 
 // maxPool2DPlanes pools planes [p0, p1), with col (two input rows'

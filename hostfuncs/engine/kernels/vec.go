@@ -69,6 +69,7 @@ type (
 	expSumFunc func(n int, dst, x *float32, shift float32) float32
 	normFunc   func(n int, dst, x, scale, bias *float32, mean, inv float64)
 	tapsFunc   func(dst *float32, dstStride int, src *float32, srcStride int, offs *int32, w *float32, taps int, bias float32, last int)
+	rowsFunc   func(rows, n int, dst *float32, dstStride int, src *float32, srcStride int, s int)
 )
 
 // vecVariant is one implementation of the vector kernels.
@@ -97,6 +98,10 @@ type vecVariant struct {
 	// convolution (ConvRows), for R·V ≤ 8; nil in the portable variant.
 	taps      [2][9]tapsFunc
 	tapsLanes int
+
+	// strided gathers every s-th element of rows (StridedRows); nil in
+	// the portable variant.
+	strided rowsFunc
 }
 
 // vecPortable is the Go variant, the fallback everywhere.
@@ -292,6 +297,32 @@ func Maximum(dst, a, b []float32) {
 	checkLen("b", len(b), n)
 	if n > 0 {
 		vecBest.maxVV(n, &dst[0], &a[0], &b[0])
+	}
+}
+
+// StridedRows sets dst[r·dstStride + i] = src[r·srcStride + i·stride] for
+// r < rows and i < n: every stride-th element of each of rows source rows,
+// as a pooling picks its windows' maxima out of a row of running maxima.
+// The vector variants gather a vector of outputs at a time.
+func StridedRows(dst []float32, dstStride int, src []float32, srcStride, stride, rows, n int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	checkLen("dst", len(dst), (rows-1)*dstStride+n)
+	checkLen("src", len(src), (rows-1)*srcStride+(n-1)*stride+1)
+	vecBest.stridedRows(dst, dstStride, src, srcStride, stride, rows, n)
+}
+
+func (v *vecVariant) stridedRows(dst []float32, dstStride int, src []float32, srcStride, stride, rows, n int) {
+	if f := v.strided; f != nil && stride > 0 && stride < 1<<24 { // gathers take int32 offsets
+		f(rows, n, &dst[0], dstStride, &src[0], srcStride, stride)
+		return
+	}
+	for r := range rows {
+		d, s := dst[r*dstStride:][:n], src[r*srcStride:]
+		for i := range d {
+			d[i] = s[i*stride]
+		}
 	}
 }
 

@@ -25,7 +25,8 @@ func archVecVariants() []*vecVariant {
 			sum:         sum512, sumSq: sumSq512, sumSqDev: sumSqDev512, redStep: 8,
 			max: max512, maxStep: 16,
 			norm: normalize512, normNoB: normalizeScale512, normStep: 16,
-			taps: [2][9]tapsFunc{{1: taps512r1v1, 2: taps512r1v2, 3: taps512r1v3, 4: taps512r1v4, 5: taps512r1v5, 6: taps512r1v6, 7: taps512r1v7, 8: taps512r1v8}, {1: taps512r2v1, 2: taps512r2v2, 3: taps512r2v3, 4: taps512r2v4}}, tapsLanes: 16,
+			strided: stridedRows512,
+			taps:    [2][9]tapsFunc{{1: taps512r1v1, 2: taps512r1v2, 3: taps512r1v3, 4: taps512r1v4, 5: taps512r1v5, 6: taps512r1v6, 7: taps512r1v7, 8: taps512r1v8}, {1: taps512r2v1, 2: taps512r2v2, 3: taps512r2v3, 4: taps512r2v4}}, tapsLanes: 16,
 		})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
@@ -41,7 +42,8 @@ func archVecVariants() []*vecVariant {
 			sum:         sum256, sumSq: sumSq256, sumSqDev: sumSqDev256, redStep: 4,
 			max: max256, maxStep: 8,
 			norm: normalize256, normNoB: normalizeScale256, normStep: 8,
-			taps: [2][9]tapsFunc{{1: taps256r1v1, 2: taps256r1v2, 3: taps256r1v3, 4: taps256r1v4, 5: taps256r1v5, 6: taps256r1v6, 7: taps256r1v7, 8: taps256r1v8}, {1: taps256r2v1, 2: taps256r2v2, 3: taps256r2v3, 4: taps256r2v4}}, tapsLanes: 8,
+			strided: stridedRows256,
+			taps:    [2][9]tapsFunc{{1: taps256r1v1, 2: taps256r1v2, 3: taps256r1v3, 4: taps256r1v4, 5: taps256r1v5, 6: taps256r1v6, 7: taps256r1v7, 8: taps256r1v8}, {1: taps256r2v1, 2: taps256r2v2, 3: taps256r2v3, 4: taps256r2v4}}, tapsLanes: 8,
 		})
 	}
 	return vs

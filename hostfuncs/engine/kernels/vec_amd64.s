@@ -2684,6 +2684,56 @@ done:
 	VZEROUPPER
 	RET
 
+// func stridedRows512(rows, n int, dst *float32, dstStride int, src *float32, srcStride int, s int)
+TEXT ·stridedRows512(SB), NOSPLIT, $0-56
+	MOVQ rows+0(FP), R8
+	MOVQ n+8(FP), R9
+	MOVQ dst+16(FP), DI
+	MOVQ dstStride+24(FP), R10
+	SHLQ $2, R10
+	MOVQ src+32(FP), SI
+	MOVQ srcStride+40(FP), R11
+	SHLQ $2, R11
+	MOVQ s+48(FP), DX
+	VPBROADCASTD DX, Z3
+	VPMULLD ·vc_iota(SB), Z3, Z1
+	SHLQ $6, DX // bytes per vector of outputs
+row:
+	TESTQ R8, R8
+	JEQ done
+	MOVQ R9, BX
+	MOVQ DI, R12
+	MOVQ SI, R13
+vec:
+	CMPQ BX, $16
+	JLT tail
+	KXNORW K2, K2, K2
+	VGATHERDPS (R13)(Z1*4), K2, Z0
+	VMOVUPS Z0, (R12)
+	ADDQ $64, R12
+	ADDQ DX, R13
+	SUBQ $16, BX
+	JMP vec
+tail:
+	TESTQ BX, BX
+	JEQ next
+	MOVQ BX, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	KMOVW AX, K2
+	VGATHERDPS (R13)(Z1*4), K2, Z0
+	VMOVUPS Z0, K1, (R12)
+next:
+	ADDQ R10, DI
+	ADDQ R11, SI
+	DECQ R8
+	JMP row
+done:
+	VZEROUPPER
+	RET
+
 // func taps512r1v1(dst *float32, dstStride int, src *float32, srcStride int, offs *int32, w *float32, taps int, bias float32, last int)
 TEXT ·taps512r1v1(SB), NOSPLIT, $0-72
 	MOVQ dst+0(FP), DI
@@ -5419,6 +5469,57 @@ done:
 	VZEROUPPER
 	RET
 
+// func stridedRows256(rows, n int, dst *float32, dstStride int, src *float32, srcStride int, s int)
+TEXT ·stridedRows256(SB), NOSPLIT, $0-56
+	MOVQ rows+0(FP), R8
+	MOVQ n+8(FP), R9
+	MOVQ dst+16(FP), DI
+	MOVQ dstStride+24(FP), R10
+	SHLQ $2, R10
+	MOVQ src+32(FP), SI
+	MOVQ srcStride+40(FP), R11
+	SHLQ $2, R11
+	MOVQ s+48(FP), DX
+	MOVQ DX, X3
+	VPBROADCASTD X3, Y3
+	VPMULLD ·vc_iota(SB), Y3, Y1
+	SHLQ $5, DX // bytes per vector of outputs
+row:
+	TESTQ R8, R8
+	JEQ done
+	MOVQ R9, BX
+	MOVQ DI, R12
+	MOVQ SI, R13
+vec:
+	CMPQ BX, $8
+	JLT tail
+	VPCMPEQD Y2, Y2, Y2
+	VGATHERDPS Y2, (R13)(Y1*4), Y0
+	VMOVUPS Y0, (R12)
+	ADDQ $32, R12
+	ADDQ DX, R13
+	SUBQ $8, BX
+	JMP vec
+tail:
+	TESTQ BX, BX
+	JEQ next
+	LEAQ ·vc_tailmask+32(SB), AX
+	MOVQ BX, CX
+	SHLQ $2, CX
+	SUBQ CX, AX
+	VMOVUPS (AX), Y15
+	VMOVAPS Y15, Y2
+	VGATHERDPS Y2, (R13)(Y1*4), Y0
+	VMASKMOVPS Y0, Y15, (R12)
+next:
+	ADDQ R10, DI
+	ADDQ R11, SI
+	DECQ R8
+	JMP row
+done:
+	VZEROUPPER
+	RET
+
 // func taps256r1v1(dst *float32, dstStride int, src *float32, srcStride int, offs *int32, w *float32, taps int, bias float32, last int)
 TEXT ·taps256r1v1(SB), NOSPLIT, $0-72
 	MOVQ dst+0(FP), DI
@@ -6774,3 +6875,20 @@ DATA ·vc_tailmask+52(SB)/4, $0x00000000
 DATA ·vc_tailmask+56(SB)/4, $0x00000000
 DATA ·vc_tailmask+60(SB)/4, $0x00000000
 GLOBL ·vc_tailmask(SB), RODATA|NOPTR, $64
+DATA ·vc_iota+0(SB)/4, $0
+DATA ·vc_iota+4(SB)/4, $1
+DATA ·vc_iota+8(SB)/4, $2
+DATA ·vc_iota+12(SB)/4, $3
+DATA ·vc_iota+16(SB)/4, $4
+DATA ·vc_iota+20(SB)/4, $5
+DATA ·vc_iota+24(SB)/4, $6
+DATA ·vc_iota+28(SB)/4, $7
+DATA ·vc_iota+32(SB)/4, $8
+DATA ·vc_iota+36(SB)/4, $9
+DATA ·vc_iota+40(SB)/4, $10
+DATA ·vc_iota+44(SB)/4, $11
+DATA ·vc_iota+48(SB)/4, $12
+DATA ·vc_iota+52(SB)/4, $13
+DATA ·vc_iota+56(SB)/4, $14
+DATA ·vc_iota+60(SB)/4, $15
+GLOBL ·vc_iota(SB), RODATA|NOPTR, $64

@@ -80,6 +80,9 @@ func normalize512(n int, dst, x, scale, bias *float32, mean, inv float64)
 func normalizeScale512(n int, dst, x, scale, bias *float32, mean, inv float64)
 
 //go:noescape
+func stridedRows512(rows, n int, dst *float32, dstStride int, src *float32, srcStride int, s int)
+
+//go:noescape
 func taps512r1v1(dst *float32, dstStride int, src *float32, srcStride int, offs *int32, w *float32, taps int, bias float32, last int)
 
 //go:noescape
@@ -189,6 +192,9 @@ func normalize256(n int, dst, x, scale, bias *float32, mean, inv float64)
 
 //go:noescape
 func normalizeScale256(n int, dst, x, scale, bias *float32, mean, inv float64)
+
+//go:noescape
+func stridedRows256(rows, n int, dst *float32, dstStride int, src *float32, srcStride int, s int)
 
 //go:noescape
 func taps256r1v1(dst *float32, dstStride int, src *float32, srcStride int, offs *int32, w *float32, taps int, bias float32, last int)

@@ -561,3 +561,39 @@ func TestMaximum(t *testing.T) {
 		})
 	}
 }
+
+// TestStridedRows checks every variant's StridedRows against the loop it
+// replaces, for row lengths around the vector widths, strides 1 to 3 and
+// gaps between the destination rows, which must keep their contents.
+func TestStridedRows(t *testing.T) {
+	const sentinel = float32(-12345)
+	for _, v := range vecVariants {
+		t.Run(v.name, func(t *testing.T) {
+			is := is.New(t)
+			for _, n := range []int{1, 7, 8, 9, 14, 15, 16, 17, 31, 33, 56} {
+				for _, stride := range []int{1, 2, 3} {
+					rows, dstStride := 3, n+5
+					srcStride := n*stride + 7
+					src := make([]float32, (rows-1)*srcStride+(n-1)*stride+1)
+					for i := range src {
+						src[i] = float32(i)
+					}
+					dst := make([]float32, rows*dstStride)
+					for i := range dst {
+						dst[i] = sentinel
+					}
+					v.stridedRows(dst, dstStride, src, srcStride, stride, rows, n)
+					for r := range rows {
+						for i := range dstStride {
+							want := sentinel
+							if i < n {
+								want = src[r*srcStride+i*stride]
+							}
+							is.Equal(dst[r*dstStride+i], want) // n, stride, row, column
+						}
+					}
+				}
+			}
+		})
+	}
+}

@@ -11,7 +11,7 @@ import (
 
 // opBenchCase is one float32 operator on realistic shapes (transformer
 // activations of 128 tokens × 768, a 1000-class classifier, attention
-// scores). bytes is what one run must read and write at least.
+// scores, CNN pools). bytes is what one run must read and write at least.
 type opBenchCase struct {
 	name   string
 	op     string
@@ -41,6 +41,10 @@ var opBenchCases = []opBenchCase{
 	{"ReduceSum_128x768_last", "ReduceSum", 13, nil, [][]int{{128, 768}, {1}}},
 	{"ReduceMean_128x768_last", "ReduceMean", 18, nil, [][]int{{128, 768}, {1}}},
 	{"ReduceMax_128x768_last", "ReduceMax", 18, nil, [][]int{{128, 768}, {1}}},
+	// The pools of MNIST batch 64 and of ResNet-18's stem.
+	{"MaxPool_2x2s2_64x8x28x28", "MaxPool", 12, []*graph.Attr{graph.IntsAttr("kernel_shape", 2, 2), graph.IntsAttr("strides", 2, 2)}, [][]int{{64, 8, 28, 28}}},
+	{"MaxPool_3x3s3_64x16x14x14", "MaxPool", 12, []*graph.Attr{graph.IntsAttr("kernel_shape", 3, 3), graph.IntsAttr("strides", 3, 3)}, [][]int{{64, 16, 14, 14}}},
+	{"MaxPool_3x3s2p1_64x112x112", "MaxPool", 12, []*graph.Attr{graph.IntsAttr("kernel_shape", 3, 3), graph.IntsAttr("strides", 2, 2), graph.IntsAttr("pads", 1, 1, 1, 1)}, [][]int{{1, 64, 112, 112}}},
 }
 
 // BenchmarkOps runs each case as a plan would (output and scratch

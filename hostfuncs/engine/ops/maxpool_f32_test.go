@@ -25,6 +25,12 @@ func TestMaxPool2DMatchesGeneral(t *testing.T) {
 		{"dilated asymmetric", [2]int{11, 9}, []*graph.Attr{graph.IntsAttr("kernel_shape", 3, 2), graph.IntsAttr("dilations", 2, 3), graph.IntsAttr("pads", 2, 0, 1, 3)}},
 		{"same upper ceil", [2]int{7, 10}, []*graph.Attr{graph.IntsAttr("kernel_shape", 4, 3), graph.IntsAttr("strides", 3, 2), graph.StringAttr("auto_pad", "SAME_UPPER")}},
 		{"window past the input", [2]int{3, 3}, []*graph.Attr{graph.IntsAttr("kernel_shape", 2, 2), graph.IntsAttr("pads", 3, 3, 3, 3)}},
+		{"mnist 3x3/3, rows left over", [2]int{14, 14}, []*graph.Attr{graph.IntsAttr("kernel_shape", 3, 3), graph.IntsAttr("strides", 3, 3)}},
+		{"1x1 stride 2", [2]int{9, 12}, []*graph.Attr{graph.IntsAttr("kernel_shape", 1, 1), graph.IntsAttr("strides", 2, 2)}},
+		{"one wide row of windows", [2]int{2, 40}, []*graph.Attr{graph.IntsAttr("kernel_shape", 2, 5), graph.IntsAttr("strides", 1, 3)}},
+		// Rows of wholePlaneWidth or more go row by row.
+		{"wide 2x2", [2]int{6, 66}, []*graph.Attr{graph.IntsAttr("kernel_shape", 2, 2), graph.IntsAttr("strides", 2, 2)}},
+		{"wide 3x3/2 pad 1", [2]int{9, 70}, []*graph.Attr{graph.IntsAttr("kernel_shape", 3, 3), graph.IntsAttr("strides", 2, 2), graph.IntsAttr("pads", 1, 1, 1, 1)}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -48,7 +54,7 @@ func TestMaxPool2DMatchesGeneral(t *testing.T) {
 			want := make([]float32, planes*g.outSize())
 			got := make([]float32, len(want))
 			maxPoolTyped(&poolProblem{g: &g, planes: planes}, x, want, float32(math.Inf(-1)))
-			maxPool2DPlanes(&g, x, got, make([]float32, 2*g.in[1]), 0, planes)
+			maxPool2DPlanes(&g, x, got, make([]float32, maxPoolScratch(&g)), 0, planes)
 			for i := range want {
 				if math.IsNaN(float64(want[i])) {
 					is.True(math.IsNaN(float64(got[i])))

@@ -859,6 +859,7 @@ func (g *gen) vec() {
 		v.sums()
 		v.max()
 		v.normalize()
+		v.stridedRows()
 		for _, t := range tapsTiles {
 			v.taps(t[0], t[1])
 		}
@@ -947,6 +948,104 @@ func (g *gen) vecConsts() {
 		g.p("DATA ·vc_tailmask+%d(SB)/4, $0x%08x", 4*i, val)
 	}
 	g.p("GLOBL ·vc_tailmask(SB), RODATA|NOPTR, $64")
+	// The lane numbers, as int32.
+	for i := 0; i < 16; i++ {
+		g.p("DATA ·vc_iota+%d(SB)/4, $%d", 4*i, i)
+	}
+	g.p("GLOBL ·vc_iota(SB), RODATA|NOPTR, $64")
+}
+
+// stridedRows writes
+//
+//	func stridedRows(rows, n int, dst *float32, dstStride int, src *float32, srcStride int, s int)
+//
+// dst[r·dstStride + i] = src[r·srcStride + i·s] for r < rows and i < n,
+// every s-th element of each source row (a pooling's window starts): one
+// gather per vector of outputs, lane l reading l·s elements past the
+// vector's start (vc_iota·s, computed once). The strides are in elements.
+// Masked-off lanes of the last vector of a row are neither read nor
+// written.
+func (v *vg) stridedRows() {
+	g := v.g
+	fn := "stridedRows" + v.sfx()
+	g.p("")
+	g.p("// func %s(rows, n int, dst *float32, dstStride int, src *float32, srcStride int, s int)", fn)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-56", fn)
+	g.p("	MOVQ rows+0(FP), R8")
+	g.p("	MOVQ n+8(FP), R9")
+	g.p("	MOVQ dst+16(FP), DI")
+	g.p("	MOVQ dstStride+24(FP), R10")
+	g.p("	SHLQ $2, R10")
+	g.p("	MOVQ src+32(FP), SI")
+	g.p("	MOVQ srcStride+40(FP), R11")
+	g.p("	SHLQ $2, R11")
+	g.p("	MOVQ s+48(FP), DX")
+	idx, out := v.reg(1), v.reg(0)
+	if v.z {
+		g.p("	VPBROADCASTD DX, Z3")
+	} else {
+		g.p("	MOVQ DX, X3")
+		g.p("	VPBROADCASTD X3, Y3")
+	}
+	g.p("	VPMULLD ·vc_iota(SB), %s, %s", v.reg(3), idx)
+	g.p("	SHLQ $%d, DX // bytes per vector of outputs", 2+map[bool]int{true: 4, false: 3}[v.z])
+	gather := func() {
+		if v.z {
+			g.p("	VGATHERDPS (R13)(%s*4), K2, %s", idx, out)
+		} else {
+			g.p("	VGATHERDPS Y2, (R13)(%s*4), %s", idx, out)
+		}
+	}
+	g.p("row:")
+	g.p("	TESTQ R8, R8")
+	g.p("	JEQ done")
+	g.p("	MOVQ R9, BX")
+	g.p("	MOVQ DI, R12")
+	g.p("	MOVQ SI, R13")
+	g.p("vec:")
+	g.p("	CMPQ BX, $%d", v.w())
+	g.p("	JLT tail")
+	if v.z { // the gather clears its mask as it goes
+		g.p("	KXNORW K2, K2, K2")
+	} else {
+		g.p("	VPCMPEQD Y2, Y2, Y2")
+	}
+	gather()
+	g.p("	VMOVUPS %s, (R12)", out)
+	g.p("	ADDQ $%d, R12", v.bytes())
+	g.p("	ADDQ DX, R13")
+	g.p("	SUBQ $%d, BX", v.w())
+	g.p("	JMP vec")
+	g.p("tail:")
+	g.p("	TESTQ BX, BX")
+	g.p("	JEQ next")
+	if v.z {
+		g.p("	MOVQ BX, CX")
+		g.p("	MOVL $1, AX")
+		g.p("	SHLL CX, AX")
+		g.p("	DECL AX")
+		g.p("	KMOVW AX, K1")
+		g.p("	KMOVW AX, K2")
+		gather()
+		g.p("	VMOVUPS %s, K1, (R12)", out)
+	} else {
+		g.p("	LEAQ ·vc_tailmask+32(SB), AX")
+		g.p("	MOVQ BX, CX")
+		g.p("	SHLQ $2, CX")
+		g.p("	SUBQ CX, AX")
+		g.p("	VMOVUPS (AX), Y15")
+		g.p("	VMOVAPS Y15, Y2")
+		gather()
+		g.p("	VMASKMOVPS %s, Y15, (R12)", out)
+	}
+	g.p("next:")
+	g.p("	ADDQ R10, DI")
+	g.p("	ADDQ R11, SI")
+	g.p("	DECQ R8")
+	g.p("	JMP row")
+	g.p("done:")
+	g.p("	VZEROUPPER")
+	g.p("	RET")
 }
 
 // Direct convolution tiles for depthwise Conv: taps(R, V) writes

@@ -141,26 +141,34 @@ func (g *gen) gemm512(r int) {
 		}
 	}
 	g.p("\tLEAQ (DX)(DX*2), R11") // 3·bs
+	// Prefetch what the next calls read, when B is a packed panel (bs =
+	// nr·4 bytes, panels back to back): its row 64 steps ahead, and A's
+	// line 2 KiB ahead. Packed filters are read once per convolution
+	// from memory, and the hardware prefetchers alone start too late:
+	// ResNet-18 on one thread 17.9 -> 16.9 ms. B read in place (rows
+	// ldb apart) goes without: there the prefetch reached 64 rows ahead
+	// and cost 14 % on 32×768×3072.
+	g.p("\tCMPQ DX, $%d", 4*nr512)
+	g.p("\tJNE loop4np")
+	g.p("\tMOVQ DX, R13")
+	g.p("\tSHLQ $6, R13") // 64 rows of B
 	g.p("\tCMPQ CX, $4")
 	g.p("\tJLT tail")
 	g.p("loop4:")
-	for u := 0; u < 4; u++ {
-		boff := "(BX)"
-		switch u {
-		case 1:
-			boff = "(BX)(DX*1)"
-		case 2:
-			boff = "(BX)(DX*2)"
-		case 3:
-			boff = "(BX)(R11*1)"
-		}
-		g.step512(r, u, boff, func(i, j int) string { return acc(u%sets, i, j) })
+	g.p("\tLEAQ (BX)(R13*1), R12")
+	for _, off := range []string{"(R12)", "(R12)(DX*1)", "(R12)(DX*2)", "(R12)(R11*1)"} {
+		g.p("\tPREFETCHT0 %s", off)
+		g.p("\tPREFETCHT0 64%s", off)
 	}
-	g.p("\tADDQ $%d, SI", 4*4*r)
-	g.p("\tLEAQ (BX)(DX*4), BX")
-	g.p("\tSUBQ $4, CX")
+	for l := 0; l < 4; l++ {
+		g.p("\tPREFETCHT0 %d(SI)", 2048+64*l)
+	}
+	g.k4(r, sets, acc, "loop4")
+	g.p("\tJMP tail")
+	g.p("loop4np:")
 	g.p("\tCMPQ CX, $4")
-	g.p("\tJGE loop4")
+	g.p("\tJLT tail")
+	g.k4(r, sets, acc, "loop4np")
 	g.p("tail:")
 	g.p("\tTESTQ CX, CX")
 	g.p("\tJEQ store")
@@ -222,6 +230,28 @@ func (g *gen) gemm512(r int) {
 	}
 	g.p("\tVZEROUPPER")
 	g.p("\tRET")
+}
+
+// k4 writes four k steps of the AVX-512 kernel and the jump back to loop
+// while four more remain.
+func (g *gen) k4(r, sets int, acc func(s, i, j int) string, loop string) {
+	for u := 0; u < 4; u++ {
+		boff := "(BX)"
+		switch u {
+		case 1:
+			boff = "(BX)(DX*1)"
+		case 2:
+			boff = "(BX)(DX*2)"
+		case 3:
+			boff = "(BX)(R11*1)"
+		}
+		g.step512(r, u, boff, func(i, j int) string { return acc(u%sets, i, j) })
+	}
+	g.p("\tADDQ $%d, SI", 4*4*r)
+	g.p("\tLEAQ (BX)(DX*4), BX")
+	g.p("\tSUBQ $4, CX")
+	g.p("\tCMPQ CX, $4")
+	g.p("\tJGE %s", loop)
 }
 
 // step512 writes one k step of the AVX-512 kernel: load the row of B,

@@ -2698,6 +2698,8 @@ TEXT ·stridedRows512(SB), NOSPLIT, $0-56
 	VPBROADCASTD DX, Z3
 	VPMULLD ·vc_iota(SB), Z3, Z1
 	SHLQ $6, DX // bytes per vector of outputs
+	CMPQ DX, $64
+	JEQ copyrow
 row:
 	TESTQ R8, R8
 	JEQ done
@@ -2730,6 +2732,36 @@ next:
 	ADDQ R11, SI
 	DECQ R8
 	JMP row
+copyrow:
+	TESTQ R8, R8
+	JEQ done
+	MOVQ R9, BX
+	MOVQ DI, R12
+	MOVQ SI, R13
+cvec:
+	CMPQ BX, $16
+	JLT ctail
+	VMOVUPS (R13), Z0
+	VMOVUPS Z0, (R12)
+	ADDQ $64, R12
+	ADDQ $64, R13
+	SUBQ $16, BX
+	JMP cvec
+ctail:
+	TESTQ BX, BX
+	JEQ cnext
+	MOVQ BX, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS.Z (R13), K1, Z0
+	VMOVUPS Z0, K1, (R12)
+cnext:
+	ADDQ R10, DI
+	ADDQ R11, SI
+	DECQ R8
+	JMP copyrow
 done:
 	VZEROUPPER
 	RET
@@ -5484,6 +5516,8 @@ TEXT ·stridedRows256(SB), NOSPLIT, $0-56
 	VPBROADCASTD X3, Y3
 	VPMULLD ·vc_iota(SB), Y3, Y1
 	SHLQ $5, DX // bytes per vector of outputs
+	CMPQ DX, $32
+	JEQ copyrow
 row:
 	TESTQ R8, R8
 	JEQ done
@@ -5516,6 +5550,36 @@ next:
 	ADDQ R11, SI
 	DECQ R8
 	JMP row
+copyrow:
+	TESTQ R8, R8
+	JEQ done
+	MOVQ R9, BX
+	MOVQ DI, R12
+	MOVQ SI, R13
+cvec:
+	CMPQ BX, $8
+	JLT ctail
+	VMOVUPS (R13), Y0
+	VMOVUPS Y0, (R12)
+	ADDQ $32, R12
+	ADDQ $32, R13
+	SUBQ $8, BX
+	JMP cvec
+ctail:
+	TESTQ BX, BX
+	JEQ cnext
+	LEAQ ·vc_tailmask+32(SB), AX
+	MOVQ BX, CX
+	SHLQ $2, CX
+	SUBQ CX, AX
+	VMOVUPS (AX), Y15
+	VMASKMOVPS (R13), Y15, Y0
+	VMASKMOVPS Y0, Y15, (R12)
+cnext:
+	ADDQ R10, DI
+	ADDQ R11, SI
+	DECQ R8
+	JMP copyrow
 done:
 	VZEROUPPER
 	RET

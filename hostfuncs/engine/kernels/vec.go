@@ -302,8 +302,9 @@ func Maximum(dst, a, b []float32) {
 
 // StridedRows sets dst[r·dstStride + i] = src[r·srcStride + i·stride] for
 // r < rows and i < n: every stride-th element of each of rows source rows,
-// as a pooling picks its windows' maxima out of a row of running maxima.
-// The vector variants gather a vector of outputs at a time.
+// as a pooling picks its windows' maxima out of a row of running maxima,
+// or a convolution copies its input into padded planes. The vector
+// variants gather a vector of outputs at a time, or at stride 1 copy one.
 func StridedRows(dst []float32, dstStride int, src []float32, srcStride, stride, rows, n int) {
 	if rows <= 0 || n <= 0 {
 		return

@@ -38,6 +38,10 @@
 // packing, which for the row-to-column direction uses an in-register
 // 16×16 transpose on AVX-512. With few rows (m ≤ 64) B is read in place
 // rather than packed, since each of its elements is used only 2m times.
+// The AVX-512 kernels prefetch A's panel 2 KiB ahead, and a packed B's
+// panel 64 steps ahead: operands packed once per model (a convolution's
+// filters) come from memory on every run, too late for the hardware
+// prefetchers alone.
 //
 // A single row or column of C (m == 1 or n == 1) is a matrix-vector
 // product, which is memory-bound: Sgemm routes it to GEMV kernels that
@@ -46,7 +50,9 @@
 //
 // SgemmParallel spreads one product over a Pool's long-lived workers,
 // splitting C into blocks along its longer side; products too small to gain
-// from a second thread stay on the caller. SgemmBias is the same with a
+// from a second thread stay on the caller (under 1 MFLOP, or 0.5 for a
+// matrix-vector product). Between the operators of a model run, the
+// workers poll for the next job instead of parking (Pool.BurstStart). SgemmBias is the same with a
 // bias per row of C added by the micro-kernels as they store C (a
 // convolution's bias, without a pass of its own).
 //

@@ -436,17 +436,7 @@ func (v *vg) streamKernel(name, sig, frame string, args []string, adv []string, 
 	g.p("tail:")
 	g.p("	TESTQ CX, CX")
 	g.p("	JEQ done")
-	if v.z {
-		g.p("	MOVL $1, AX")
-		g.p("	SHLL CX, AX")
-		g.p("	DECL AX")
-		g.p("	KMOVW AX, K1")
-	} else {
-		g.p("	LEAQ ·vc_tailmask+32(SB), AX")
-		g.p("	SHLQ $2, CX")
-		g.p("	SUBQ CX, AX")
-		g.p("	VMOVUPS (AX), Y15")
-	}
+	v.tailMask("CX")
 	body(&ln{v: v, lanes: 1, nv: per, per: phys, masks: masks, tail: true})
 	g.p("done:")
 	if epilogue != nil {
@@ -454,6 +444,30 @@ func (v *vg) streamKernel(name, sig, frame string, args []string, adv []string, 
 	}
 	g.p("	VZEROUPPER")
 	g.p("	RET")
+}
+
+// tailMask sets the mask of a last, partial vector of the count in reg
+// (0 < count < lanes): K1 with count low bits on AVX-512 (AX keeps them),
+// Y15 cut from vc_tailmask on AVX2. It uses AX and CX.
+func (v *vg) tailMask(reg string) {
+	g := v.g
+	if v.z {
+		if reg != "CX" {
+			g.p("	MOVQ %s, CX", reg)
+		}
+		g.p("	MOVL $1, AX")
+		g.p("	SHLL CX, AX")
+		g.p("	DECL AX")
+		g.p("	KMOVW AX, K1")
+		return
+	}
+	g.p("	LEAQ ·vc_tailmask+32(SB), AX")
+	if reg != "CX" {
+		g.p("	MOVQ %s, CX", reg)
+	}
+	g.p("	SHLQ $2, CX")
+	g.p("	SUBQ CX, AX")
+	g.p("	VMOVUPS (AX), Y15")
 }
 
 func (v *vg) scalarReg() string {
@@ -1021,21 +1035,12 @@ func (v *vg) stridedRows() {
 	g.p("tail:")
 	g.p("	TESTQ BX, BX")
 	g.p("	JEQ next")
+	v.tailMask("BX")
 	if v.z {
-		g.p("	MOVQ BX, CX")
-		g.p("	MOVL $1, AX")
-		g.p("	SHLL CX, AX")
-		g.p("	DECL AX")
-		g.p("	KMOVW AX, K1")
 		g.p("	KMOVW AX, K2")
 		gather()
 		g.p("	VMOVUPS %s, K1, (R12)", out)
 	} else {
-		g.p("	LEAQ ·vc_tailmask+32(SB), AX")
-		g.p("	MOVQ BX, CX")
-		g.p("	SHLQ $2, CX")
-		g.p("	SUBQ CX, AX")
-		g.p("	VMOVUPS (AX), Y15")
 		g.p("	VMOVAPS Y15, Y2")
 		gather()
 		g.p("	VMASKMOVPS %s, Y15, (R12)", out)
@@ -1064,20 +1069,11 @@ func (v *vg) stridedRows() {
 	g.p("ctail:")
 	g.p("	TESTQ BX, BX")
 	g.p("	JEQ cnext")
+	v.tailMask("BX")
 	if v.z {
-		g.p("	MOVQ BX, CX")
-		g.p("	MOVL $1, AX")
-		g.p("	SHLL CX, AX")
-		g.p("	DECL AX")
-		g.p("	KMOVW AX, K1")
 		g.p("	VMOVUPS.Z (R13), K1, %s", out)
 		g.p("	VMOVUPS %s, K1, (R12)", out)
 	} else {
-		g.p("	LEAQ ·vc_tailmask+32(SB), AX")
-		g.p("	MOVQ BX, CX")
-		g.p("	SHLQ $2, CX")
-		g.p("	SUBQ CX, AX")
-		g.p("	VMOVUPS (AX), Y15")
 		g.p("	VMASKMOVPS (R13), Y15, %s", out)
 		g.p("	VMASKMOVPS %s, Y15, (R12)", out)
 	}

@@ -455,7 +455,14 @@ func (v *variant) packA(trans bool, alpha float32, a []float32, lda, i0, mb, p0,
 		rows := min(mr, mb-ir)
 		panel := dst[ir*kb : ir*kb+rows*kb]
 		if trans {
-			// Column p of op(A) is row p of A: rows contiguous values.
+			// Column p of op(A) is row p of A: rows contiguous values, a
+			// copy of a row each when alpha is 1 (as convolutions' lowered
+			// inputs are, transposed for ResNet's 7×7 stage: a copy per
+			// element had been 3.6 % of its run).
+			if alpha == 1 {
+				StridedRows(panel, rows, a[p0*lda+i0+ir:], lda, 1, kb, rows)
+				continue
+			}
 			for p := range kb {
 				src := a[(p0+p)*lda+i0+ir : (p0+p)*lda+i0+ir+rows]
 				d := panel[p*rows : p*rows+rows]

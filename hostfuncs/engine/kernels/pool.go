@@ -172,9 +172,9 @@ const joinSpin = time.Millisecond
 // either: when another process takes a core, the kernel may put the
 // pool's two threads on the other one, and a thread that only yields to
 // goroutines keeps the one that has work off it for a whole time slice.
-// With a busy loop pinned to the second core, two-thread runs took 2.0-2.6×
-// their one-thread time before (MNIST batch 64 2.3 ms) and about their
-// one-thread time after (1.3 ms).
+// With a busy loop pinned to the second core, two-thread runs of MNIST
+// batch 64 took 2.1-2.3 ms before, and 1.3-1.6 ms after, about what one
+// thread takes under the same load.
 func spinUntil(window time.Duration, cond func() bool) bool {
 	var start time.Time
 	for i := 0; ; i++ {

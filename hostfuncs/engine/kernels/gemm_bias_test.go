@@ -46,13 +46,8 @@ func TestSgemmBias(t *testing.T) {
 		m, n, k := sh[0], sh[1], sh[2]
 		for _, tr := range [][2]bool{{false, false}, {true, true}} {
 			transA, transB := tr[0], tr[1]
-			aRows, aCols, bRows, bCols := m, k, k, n
-			if transA {
-				aRows, aCols = k, m
-			}
-			if transB {
-				bRows, bCols = n, k
-			}
+			aRows, aCols := stored(transA, m, k)
+			bRows, bCols := stored(transB, k, n)
 			lda, ldb, ldc := aCols+1, bCols+2, n+3
 			a, b := padded(r, aRows, aCols, lda, nan), padded(r, bRows, bCols, ldb, nan)
 			c0 := padded(r, m, n, ldc, sentinel)

@@ -135,14 +135,8 @@ func TestSgemm(t *testing.T) {
 		m, n, k := sh[0], sh[1], sh[2]
 		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 			transA, transB := tr[0], tr[1]
-			aRows, aCols := m, k
-			if transA {
-				aRows, aCols = k, m
-			}
-			bRows, bCols := k, n
-			if transB {
-				bRows, bCols = n, k
-			}
+			aRows, aCols := stored(transA, m, k)
+			bRows, bCols := stored(transB, k, n)
 			padA, padB, padC := 1+r.IntN(5), 1+r.IntN(5), 1+r.IntN(5)
 			lda, ldb, ldc := aCols+padA, bCols+padB, n+padC
 			a := padded(r, aRows, aCols, lda, nan)
@@ -209,6 +203,25 @@ func padded(r *rand.Rand, rows, cols, ld int, pad float32) []float32 {
 		}
 	}
 	return s
+}
+
+// stored is how op(X), rows×cols, is stored: transposed, cols×rows.
+func stored(trans bool, rows, cols int) (int, int) {
+	if trans {
+		return cols, rows
+	}
+	return rows, cols
+}
+
+// withReleased is pk and, where it has panels, a copy released
+// (Packed.Release), so that a product is tested both with the operand as
+// given and with only its panels.
+func withReleased(pk *Packed) []*Packed {
+	rel := *pk
+	if rel.Release() {
+		return []*Packed{pk, &rel}
+	}
+	return []*Packed{pk}
 }
 
 func fillMatrix(s []float32, rows, cols, ld int, v float32) {

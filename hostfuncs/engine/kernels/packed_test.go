@@ -48,14 +48,8 @@ func TestSgemmPacked(t *testing.T) {
 		for _, sideB := range []bool{false, true} {
 			for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 				transA, transB := tr[0], tr[1]
-				aRows, aCols := m, k
-				if transA {
-					aRows, aCols = k, m
-				}
-				bRows, bCols := k, n
-				if transB {
-					bRows, bCols = n, k
-				}
+				aRows, aCols := stored(transA, m, k)
+				bRows, bCols := stored(transB, k, n)
 				lda, ldb, ldc := aCols+1+r.IntN(3), bCols+1+r.IntN(3), n+1+r.IntN(3)
 				a := padded(r, aRows, aCols, lda, nan)
 				b := padded(r, bRows, bCols, ldb, nan)
@@ -71,12 +65,7 @@ func TestSgemmPacked(t *testing.T) {
 					}
 					// Released: only the panels hold the operand, and
 					// the product is given no slice for it.
-					rel := *pk
-					released := []*Packed{pk}
-					if rel.Release() {
-						released = append(released, &rel)
-					}
-					for _, pk := range released {
+					for _, pk := range withReleased(pk) {
 						for _, threads := range []int{1, 3} {
 							for _, beta := range []float32{0, 1} {
 								for _, withBias := range []bool{false, true} {
@@ -253,13 +242,7 @@ func TestSgemmPackedAGather(t *testing.T) {
 		bias := randSlice(r, m)
 		ab, mag := refGemm(false, false, m, n, k, 1, a, lda, dense, n, 0, c0, ldc)
 		for _, v := range packedVariants() {
-			pk := v.packA2(false, m, k, a, lda)
-			rel := *pk
-			packs := []*Packed{pk}
-			if rel.Release() {
-				packs = append(packs, &rel)
-			}
-			for _, pk := range packs {
+			for _, pk := range withReleased(v.packA2(false, m, k, a, lda)) {
 				for _, threads := range []int{1, 3} {
 					for _, beta := range []float32{0, 1} {
 						for _, withBias := range []bool{false, true} {

@@ -133,24 +133,11 @@ func (p *Pool) work() {
 	}
 }
 
-// poll waits for a queued job without parking: for workerSpin, and for as
-// long as the pool is hot (see BurstStart). It yields as spinUntil does.
-// It reports whether a job is queued.
-func (p *Pool) poll() bool {
-	var start time.Time
-	for i := 0; ; i++ {
-		if p.queued.Load() > 0 {
-			return true
-		}
-		if i%16 == 0 {
-			if i == 0 {
-				start = time.Now()
-			} else if p.closing.Load() || (time.Since(start) > workerSpin && !p.hot()) {
-				return false
-			}
-			osYield()
-		}
-		runtime.Gosched()
+// poll waits for a queued job (or Close) without parking: for workerSpin,
+// and for as long as the pool is hot (see BurstStart).
+func (p *Pool) poll() {
+	wake := func() bool { return p.queued.Load() > 0 || p.closing.Load() }
+	for !spinUntil(workerSpin, wake) && p.hot() {
 	}
 }
 

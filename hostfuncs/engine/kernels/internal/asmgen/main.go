@@ -156,25 +156,12 @@ func (g *gen) gemm512(r int) {
 	g.p("\tSHLQ $6, R13") // 64 rows of B
 	g.p("\tCMPQ CX, $4")
 	g.p("\tJLT tail")
-	g.p("loop4:")
-	g.p("\tLEAQ (BX)(R13*1), R12")
-	for _, off := range []string{"(R12)", "(R12)(DX*1)", "(R12)(DX*2)", "(R12)(R11*1)"} {
-		g.p("\tPREFETCHT0 %s", off)
-		g.p("\tPREFETCHT0 64%s", off)
-	}
-	for l := 0; l < 4; l++ {
-		g.p("\tPREFETCHT0 %d(SI)", 2048+64*l)
-	}
-	g.k4(r, sets, acc, "loop4")
+	g.k4(r, sets, acc, "loop4", true)
 	g.p("\tJMP tail")
 	g.p("loop4np:")
 	g.p("\tCMPQ CX, $4")
 	g.p("\tJLT tail")
-	g.p("loop4a:")
-	for l := 0; l < 4; l++ {
-		g.p("\tPREFETCHT0 %d(SI)", 2048+64*l)
-	}
-	g.k4(r, sets, acc, "loop4a")
+	g.k4(r, sets, acc, "loop4a", false)
 	g.p("tail:")
 	g.p("\tTESTQ CX, CX")
 	g.p("\tJEQ store")
@@ -238,9 +225,21 @@ func (g *gen) gemm512(r int) {
 	g.p("\tRET")
 }
 
-// k4 writes four k steps of the AVX-512 kernel and the jump back to loop
-// while four more remain.
-func (g *gen) k4(r, sets int, acc func(s, i, j int) string, loop string) {
+// k4 writes the loop labelled loop over four k steps of the AVX-512
+// kernel at a time: the prefetches (B's only with prefetchB, R13 holding
+// their distance), the steps, and the jump back while four more remain.
+func (g *gen) k4(r, sets int, acc func(s, i, j int) string, loop string, prefetchB bool) {
+	g.p("%s:", loop)
+	if prefetchB {
+		g.p("\tLEAQ (BX)(R13*1), R12")
+		for _, off := range []string{"(R12)", "(R12)(DX*1)", "(R12)(DX*2)", "(R12)(R11*1)"} {
+			g.p("\tPREFETCHT0 %s", off)
+			g.p("\tPREFETCHT0 64%s", off)
+		}
+	}
+	for l := 0; l < 4; l++ {
+		g.p("\tPREFETCHT0 %d(SI)", 2048+64*l)
+	}
 	for u := 0; u < 4; u++ {
 		boff := "(BX)"
 		switch u {

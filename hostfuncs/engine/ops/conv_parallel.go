@@ -312,13 +312,7 @@ func (t *convSplit) bandWide(col, out []float32, pads *padPlanes, offs []int32, 
 		}
 	}
 	// The product's rows are qw wide, the output's ow: drop the columns
-	// the padding added, a call per filter, or one for them all when the
-	// band is the whole image (its rows then follow on from filter to
-	// filter in both).
-	if o0 == 0 && o1 == g.o[0] {
-		kernels.StridedRows(y, ow, out, qw, 1, mg*(o1-o0), ow)
-		return
-	}
+	// the padding added, a call per filter.
 	for m := range mg {
 		kernels.StridedRows(y[m*outSize+o0*ow:], ow, out[m*cw:], qw, 1, o1-o0, ow)
 	}

@@ -29,8 +29,13 @@ type Pool struct {
 	spinning atomic.Int32 // workers polling queued
 	bursts   atomic.Int32 // callers between BurstStart and BurstEnd
 	closing  atomic.Bool  // Close has begun: pollers stop polling
-	closed   bool
-	wg       sync.WaitGroup
+	// The CPU the last caller of run was on, and the one the last worker
+	// to start a job was on (-1: not known), so that a poller gives up
+	// its CPU only where it may hold up a thread of the pool (spinUntil).
+	callerCPU atomic.Int32
+	helperCPU atomic.Int32
+	closed    bool
+	wg        sync.WaitGroup
 }
 
 // NewPool starts a pool of workers goroutines (a pool of 0 workers runs
@@ -38,6 +43,8 @@ type Pool struct {
 func NewPool(workers int) *Pool {
 	workers = max(workers, 0)
 	p := &Pool{workers: workers, queue: make([]*parJob, 0, 4*workers)}
+	p.callerCPU.Store(-1)
+	p.helperCPU.Store(-1)
 	p.cond.L = &p.mu
 	p.wg.Add(workers)
 	for range workers {
@@ -127,6 +134,7 @@ func (p *Pool) work() {
 		p.queue = p.queue[:n]
 		p.queued.Store(int32(n))
 		p.mu.Unlock()
+		p.helperCPU.Store(thisCPU())
 		j.work()
 		j.release()
 		awake = true
@@ -137,7 +145,7 @@ func (p *Pool) work() {
 // and for as long as the pool is hot (see BurstStart).
 func (p *Pool) poll() {
 	wake := func() bool { return p.queued.Load() > 0 || p.closing.Load() }
-	for !spinUntil(workerSpin, wake) && p.hot() {
+	for !spinUntil(workerSpin, wake, &p.callerCPU) && p.hot() {
 	}
 }
 
@@ -155,14 +163,22 @@ const joinSpin = time.Millisecond
 // spinUntil polls cond for up to window and reports whether it became
 // true. It yields the processor between polls, so a polling goroutine
 // delays no other goroutine that could run in its place, and every 16
-// polls the thread's CPU (osYield), so that it delays no other thread
-// either: when another process takes a core, the kernel may put the
-// pool's two threads on the other one, and a thread that only yields to
-// goroutines keeps the one that has work off it for a whole time slice.
-// With a busy loop pinned to the second core, two-thread runs of MNIST
-// batch 64 took 2.1-2.3 ms before, and 1.3-1.6 ms after, about what one
-// thread takes under the same load.
-func spinUntil(window time.Duration, cond func() bool) bool {
+// polls, if the thread is on busyCPU (the CPU of the pool thread it waits
+// for, or -1: not known), that CPU too (osYield).
+//
+// When another process takes a core, the kernel may put the pool's two
+// threads on the other one, and a thread that only yields to goroutines
+// keeps the one that has work off it for a whole time slice: with a busy
+// loop pinned to the second core, two-thread runs of MNIST batch 64 took
+// 2.1-2.3 ms, and 1.3-1.6 ms when yielding, about what one thread takes
+// under the same load. But a thread that shares its CPU with another
+// process and yields it hands that process a whole time slice every 16
+// polls, and has next to no share of the CPU left when work comes: with a
+// busy loop at nice 3 pinned to the second core (on Linux 6.18), ResNet-18
+// at two threads took 21.2 ms yielding every time, against 17.6 ms
+// yielding only on busyCPU (and 25.6 against 18.1 with the busy loop at
+// nice 0, where never yielding is the worse rule).
+func spinUntil(window time.Duration, cond func() bool, busyCPU *atomic.Int32) bool {
 	var start time.Time
 	for i := 0; ; i++ {
 		if cond() {
@@ -174,7 +190,9 @@ func spinUntil(window time.Duration, cond func() bool) bool {
 			} else if time.Since(start) > window {
 				return false
 			}
-			osYield()
+			if c := busyCPU.Load(); c < 0 || c == thisCPU() {
+				osYield()
+			}
 		}
 		runtime.Gosched()
 	}
@@ -322,13 +340,14 @@ func (v *variant) sgemmParallelPre(p *Pool, threads, minFlops int, stop Stop, pr
 // recycles it.
 func (p *Pool) run(j *parJob, helpers int) {
 	j.refs.Store(1)
+	p.callerCPU.Store(thisCPU())
 	j.pending.Add(j.parts)
 	p.offer(j, helpers)
 	j.work()
 	p.retract(j)
 	// The helpers' parts are no larger than the caller's, so they end
 	// about now: poll for them before parking (see joinSpin).
-	spinUntil(joinSpin, func() bool { return j.finished.Load() == int64(j.parts) })
+	spinUntil(joinSpin, func() bool { return j.finished.Load() == int64(j.parts) }, &p.helperCPU)
 	j.pending.Wait()
 	j.release()
 }

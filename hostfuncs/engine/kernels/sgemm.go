@@ -14,6 +14,11 @@ import (
 // to row i when bias is not nil.
 type kernelFunc func(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
+// gatherKernelFunc is a kernelFunc whose k steps come in nseg segments
+// of B read in place, segs holding (offset from b in elements, steps) for
+// each: the tile is written to C once, after all of them.
+type gatherKernelFunc func(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+
 // gemvTFunc adds alpha·x·W to y[0:n] for W k×n row-major (ldw apart) and
 // contiguous x. It handles the first n rounded down to a multiple of its
 // variant's gemvTStep columns.
@@ -52,9 +57,10 @@ type blocking struct {
 // nil) or a set of assembly kernels for one instruction set.
 type variant struct {
 	name     string
-	mr, nr   int          // register tile
-	kernels  []kernelFunc // kernels[r-1] computes r rows of the tile
-	masked   bool         // kernels honour the column mask
+	mr, nr   int                // register tile
+	kernels  []kernelFunc       // kernels[r-1] computes r rows of the tile
+	gkernels []gatherKernelFunc // the same over segments of B (nil: none)
+	masked   bool               // kernels honour the column mask
 	blocking blocking
 
 	gemvT     gemvTFunc
@@ -535,6 +541,7 @@ type packBufs struct {
 	a, b    []float32
 	edge    []float32
 	tile    []float32
+	segs    []int64 // a gathered depth block's segments (gatherBlock)
 	inPlace bool
 }
 

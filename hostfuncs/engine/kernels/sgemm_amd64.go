@@ -59,6 +59,51 @@ func gemm512x13(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64,
 //go:noescape
 func gemm512x14(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
+// The gathering AVX-512 micro-kernels, one per row count: a tile over
+// segments of B read in place (see internal/asmgen, gemm512g).
+//
+//go:noescape
+func gemm512gx1(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+
+//go:noescape
+func gemm512gx2(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+
+//go:noescape
+func gemm512gx3(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+
+//go:noescape
+func gemm512gx4(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+
+//go:noescape
+func gemm512gx5(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+
+//go:noescape
+func gemm512gx6(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+
+//go:noescape
+func gemm512gx7(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+
+//go:noescape
+func gemm512gx8(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+
+//go:noescape
+func gemm512gx9(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+
+//go:noescape
+func gemm512gx10(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+
+//go:noescape
+func gemm512gx11(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+
+//go:noescape
+func gemm512gx12(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+
+//go:noescape
+func gemm512gx13(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+
+//go:noescape
+func gemm512gx14(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+
 //go:noescape
 func gemm256x1(kc int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
 
@@ -106,6 +151,8 @@ func archVariants() []*variant {
 			mr:   mr512, nr: nr512, masked: true,
 			kernels: []kernelFunc{gemm512x1, gemm512x2, gemm512x3, gemm512x4, gemm512x5, gemm512x6, gemm512x7,
 				gemm512x8, gemm512x9, gemm512x10, gemm512x11, gemm512x12, gemm512x13, gemm512x14},
+			gkernels: []gatherKernelFunc{gemm512gx1, gemm512gx2, gemm512gx3, gemm512gx4, gemm512gx5, gemm512gx6, gemm512gx7,
+				gemm512gx8, gemm512gx9, gemm512gx10, gemm512gx11, gemm512gx12, gemm512gx13, gemm512gx14},
 			gemvT: gemvT512, gemvTStep: 1,
 			dot4: dot512x4, dot1: dot512x1, dotStep: 1,
 			transpose: transpose512,

@@ -42,6 +42,9 @@ func main() {
 	for r := 1; r <= mr512; r++ {
 		g.gemm512(r)
 	}
+	for r := 1; r <= mr512; r++ {
+		g.gemm512g(r)
+	}
 	for r := 1; r <= mr256; r++ {
 		g.gemm256(r)
 	}
@@ -171,6 +174,84 @@ func (g *gen) gemm512(r int) {
 	g.p("\tADDQ DX, BX")
 	g.p("\tDECQ CX")
 	g.p("\tJNE loop1")
+	g.store512(r, sets, acc, 48)
+}
+
+// gemm512g writes the AVX-512 kernel for an r×nr512 tile whose k steps
+// come in segments of B read in place (a convolution's taps over its
+// padded channels):
+//
+//	func gemm512gxR(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)
+//
+// segs holds nseg pairs (offset, steps): the segment's rows of B start at
+// b + offset elements, bs elements apart, and it runs steps k steps; a's
+// panel runs through all the segments' steps in order. The tile stays in
+// registers across the segments and is written to C once, as gemm512's
+// is, where a call per segment loaded and stored it every time (nine
+// times per tile for a 3×3 kernel).
+func (g *gen) gemm512g(r int) {
+	name := fmt.Sprintf("gemm512gx%d", r)
+	v := nr512 / 16
+	g.p("")
+	g.p("// func %s(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-80", name)
+	g.p("\tMOVQ segs+0(FP), R12")
+	g.p("\tMOVQ nseg+8(FP), R13")
+	g.p("\tMOVQ a+16(FP), SI")
+	g.p("\tMOVQ b+24(FP), R10")
+	g.p("\tMOVQ bs+32(FP), DX")
+	g.p("\tSHLQ $2, DX")
+	g.p("\tMOVQ c+40(FP), DI")
+	g.p("\tMOVQ ldc+48(FP), R9")
+	g.p("\tSHLQ $2, R9")
+	sets := 1
+	if r <= 4 {
+		sets = 2
+	}
+	acc := func(s, i, j int) string { return fmt.Sprintf("Z%d", s*r*v+i*v+j) }
+	for i := 0; i < sets*r*v; i++ {
+		g.p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	g.p("\tMOVQ DI, AX")
+	for i := 0; i < r; i++ {
+		g.p("\tPREFETCHT0 (AX)")
+		g.p("\tPREFETCHT0 64(AX)")
+		if i < r-1 {
+			g.p("\tADDQ R9, AX")
+		}
+	}
+	g.p("\tLEAQ (DX)(DX*2), R11") // 3·bs
+	g.p("\tTESTQ R13, R13")
+	g.p("\tJEQ store")
+	g.p("seg:")
+	g.p("\tMOVQ (R12), AX")
+	g.p("\tLEAQ (R10)(AX*4), BX")
+	g.p("\tMOVQ 8(R12), CX")
+	g.p("\tADDQ $16, R12")
+	g.p("\tCMPQ CX, $4")
+	g.p("\tJLT tail")
+	g.k4(r, sets, acc, "loop4", false)
+	g.p("tail:")
+	g.p("\tTESTQ CX, CX")
+	g.p("\tJEQ next")
+	g.p("loop1:")
+	g.step512(r, 0, "(BX)", func(i, j int) string { return acc(0, i, j) })
+	g.p("\tADDQ $%d, SI", 4*r)
+	g.p("\tADDQ DX, BX")
+	g.p("\tDECQ CX")
+	g.p("\tJNE loop1")
+	g.p("next:")
+	g.p("\tDECQ R13")
+	g.p("\tJNE seg")
+	g.store512(r, sets, acc, 56)
+}
+
+// store512 writes the end of an AVX-512 kernel from its store label: the
+// accumulator sets summed, the bias added and the tile written to C. The
+// mask, beta, load and bias arguments are at maskAt, +8, +12 and +16 in
+// the frame.
+func (g *gen) store512(r, sets int, acc func(s, i, j int) string, maskAt int) {
+	v := nr512 / 16
 	g.p("store:")
 	for s := 1; s < sets; s++ {
 		for i := 0; i < r; i++ {
@@ -180,7 +261,7 @@ func (g *gen) gemm512(r int) {
 		}
 	}
 	// Row bias: one broadcast per row, added to the row's accumulators.
-	g.p("\tMOVQ bias+64(FP), AX")
+	g.p("\tMOVQ bias+%d(FP), AX", maskAt+16)
 	g.p("\tTESTQ AX, AX")
 	g.p("\tJEQ nobias")
 	for i := 0; i < r; i++ {
@@ -190,15 +271,15 @@ func (g *gen) gemm512(r int) {
 		}
 	}
 	g.p("nobias:")
-	g.p("\tMOVQ mask+48(FP), AX")
+	g.p("\tMOVQ mask+%d(FP), AX", maskAt)
 	for j := 0; j < v; j++ {
 		g.p("\tKMOVW AX, K%d", j+1)
 		if j < v-1 {
 			g.p("\tSHRQ $16, AX")
 		}
 	}
-	g.p("\tVBROADCASTSS beta+56(FP), Z28")
-	g.p("\tMOVBLZX load+60(FP), AX")
+	g.p("\tVBROADCASTSS beta+%d(FP), Z28", maskAt+8)
+	g.p("\tMOVBLZX load+%d(FP), AX", maskAt+12)
 	g.p("\tTESTL AX, AX")
 	g.p("\tJEQ noload")
 	for i := 0; i < r; i++ {

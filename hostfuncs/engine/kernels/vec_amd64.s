@@ -2697,6 +2697,8 @@ TEXT ·stridedRows512(SB), NOSPLIT, $0-56
 	MOVQ s+48(FP), DX
 	VPBROADCASTD DX, Z3
 	VPMULLD ·vc_iota(SB), Z3, Z1
+	CMPQ DX, $2
+	JEQ evenrows
 	SHLQ $6, DX // bytes per vector of outputs
 	CMPQ DX, $64
 	JEQ copyrow
@@ -2762,6 +2764,50 @@ cnext:
 	ADDQ R11, SI
 	DECQ R8
 	JMP copyrow
+evenrows:
+	MOVL $0x7fff, AX
+	KMOVW AX, K3
+erow:
+	TESTQ R8, R8
+	JEQ done
+	MOVQ R9, BX
+	MOVQ DI, R12
+	MOVQ SI, R13
+evec:
+	CMPQ BX, $16
+	JLT etail
+	VMOVUPS (R13), Z0
+	VMOVUPS.Z 64(R13), K3, Z4
+	VPERMT2PS Z4, Z1, Z0
+	VMOVUPS Z0, (R12)
+	ADDQ $64, R12
+	ADDQ $128, R13
+	SUBQ $16, BX
+	JMP evec
+etail:
+	TESTQ BX, BX
+	JEQ enext
+	LEAQ -1(BX)(BX*1), CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K4
+	SHRL $16, AX
+	KMOVW AX, K5
+	VMOVUPS.Z (R13), K4, Z0
+	VMOVUPS.Z 64(R13), K5, Z4
+	VPERMT2PS Z4, Z1, Z0
+	MOVQ BX, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS Z0, K1, (R12)
+enext:
+	ADDQ R10, DI
+	ADDQ R11, SI
+	DECQ R8
+	JMP erow
 done:
 	VZEROUPPER
 	RET

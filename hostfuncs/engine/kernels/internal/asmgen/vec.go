@@ -1002,6 +1002,10 @@ func (v *vg) stridedRows() {
 		g.p("	VPBROADCASTD X3, Y3")
 	}
 	g.p("	VPMULLD ·vc_iota(SB), %s, %s", v.reg(3), idx)
+	if v.z {
+		g.p("	CMPQ DX, $2")
+		g.p("	JEQ evenrows")
+	}
 	g.p("	SHLQ $%d, DX // bytes per vector of outputs", 2+map[bool]int{true: 4, false: 3}[v.z])
 	g.p("	CMPQ DX, $%d", v.bytes())
 	g.p("	JEQ copyrow")
@@ -1082,9 +1086,65 @@ func (v *vg) stridedRows() {
 	g.p("	ADDQ R11, SI")
 	g.p("	DECQ R8")
 	g.p("	JMP copyrow")
+	if v.z {
+		v.evenRows(idx, out)
+	}
 	g.p("done:")
 	g.p("	VZEROUPPER")
 	g.p("	RET")
+}
+
+// evenRows writes stridedRows' AVX-512 path for s = 2 (a stride-2
+// convolution's padding phases, a stride-2 pooling's window starts): a
+// vector of outputs is the even elements of two loaded vectors, picked by
+// a permute with idx (vc_iota·2, the gather's offsets), which costs a
+// fraction of a gather. The second load is masked to the 15 elements
+// used, so nothing past the row's last output is read, and the last,
+// partial vector of a row loads only the elements it uses.
+func (v *vg) evenRows(idx, out string) {
+	g := v.g
+	g.p("evenrows:")
+	g.p("	MOVL $0x7fff, AX")
+	g.p("	KMOVW AX, K3")
+	g.p("erow:")
+	g.p("	TESTQ R8, R8")
+	g.p("	JEQ done")
+	g.p("	MOVQ R9, BX")
+	g.p("	MOVQ DI, R12")
+	g.p("	MOVQ SI, R13")
+	g.p("evec:")
+	g.p("	CMPQ BX, $16")
+	g.p("	JLT etail")
+	g.p("	VMOVUPS (R13), %s", out)
+	g.p("	VMOVUPS.Z 64(R13), K3, Z4")
+	g.p("	VPERMT2PS Z4, %s, %s", idx, out)
+	g.p("	VMOVUPS %s, (R12)", out)
+	g.p("	ADDQ $64, R12")
+	g.p("	ADDQ $128, R13")
+	g.p("	SUBQ $16, BX")
+	g.p("	JMP evec")
+	g.p("etail:")
+	g.p("	TESTQ BX, BX")
+	g.p("	JEQ enext")
+	// c < 16 outputs read 2c - 1 elements: the loads' masks are that
+	// many low bits, split over the two vectors.
+	g.p("	LEAQ -1(BX)(BX*1), CX")
+	g.p("	MOVL $1, AX")
+	g.p("	SHLL CX, AX")
+	g.p("	DECL AX")
+	g.p("	KMOVW AX, K4")
+	g.p("	SHRL $16, AX")
+	g.p("	KMOVW AX, K5")
+	g.p("	VMOVUPS.Z (R13), K4, %s", out)
+	g.p("	VMOVUPS.Z 64(R13), K5, Z4")
+	g.p("	VPERMT2PS Z4, %s, %s", idx, out)
+	v.tailMask("BX")
+	g.p("	VMOVUPS %s, K1, (R12)", out)
+	g.p("enext:")
+	g.p("	ADDQ R10, DI")
+	g.p("	ADDQ R11, SI")
+	g.p("	DECQ R8")
+	g.p("	JMP erow")
 }
 
 // Direct convolution tiles for depthwise Conv: taps(R, V) writes

@@ -28,9 +28,14 @@ func TestMaxPool2DMatchesGeneral(t *testing.T) {
 		{"mnist 3x3/3, rows left over", [2]int{14, 14}, []*graph.Attr{graph.IntsAttr("kernel_shape", 3, 3), graph.IntsAttr("strides", 3, 3)}},
 		{"1x1 stride 2", [2]int{9, 12}, []*graph.Attr{graph.IntsAttr("kernel_shape", 1, 1), graph.IntsAttr("strides", 2, 2)}},
 		{"one wide row of windows", [2]int{2, 40}, []*graph.Attr{graph.IntsAttr("kernel_shape", 2, 5), graph.IntsAttr("strides", 1, 3)}},
-		// Rows of wholePlaneWidth or more go row by row.
+		// Rows of wholePlaneWidth or more: vertical maxima row by row,
+		// the rest per plane.
 		{"wide 2x2", [2]int{6, 66}, []*graph.Attr{graph.IntsAttr("kernel_shape", 2, 2), graph.IntsAttr("strides", 2, 2)}},
 		{"wide 3x3/2 pad 1", [2]int{9, 70}, []*graph.Attr{graph.IntsAttr("kernel_shape", 3, 3), graph.IntsAttr("strides", 2, 2), graph.IntsAttr("pads", 1, 1, 1, 1)}},
+		{"wide dilated asymmetric", [2]int{12, 67}, []*graph.Attr{graph.IntsAttr("kernel_shape", 3, 2), graph.IntsAttr("dilations", 2, 3), graph.IntsAttr("pads", 2, 0, 1, 3), graph.IntsAttr("strides", 1, 2)}},
+		{"wide same upper ceil", [2]int{7, 81}, []*graph.Attr{graph.IntsAttr("kernel_shape", 4, 3), graph.IntsAttr("strides", 3, 2), graph.StringAttr("auto_pad", "SAME_UPPER")}},
+		{"wide 1 tall", [2]int{5, 64}, []*graph.Attr{graph.IntsAttr("kernel_shape", 1, 3), graph.IntsAttr("strides", 2, 1)}},
+		{"wide window past the input", [2]int{3, 65}, []*graph.Attr{graph.IntsAttr("kernel_shape", 2, 2), graph.IntsAttr("pads", 3, 3, 3, 3)}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

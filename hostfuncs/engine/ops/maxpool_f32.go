@@ -52,12 +52,29 @@ func (t *maxPoolTask) Part(i int) {
 const wholePlaneWidth = 64
 
 // maxPoolScratch is the scratch one thread of maxPool2DPlanes needs: two
-// planes for narrow rows, else two rows per output row (and at least two).
+// planes (or stacks of planes, maxPoolStack) for narrow rows, else two
+// rows per output row (and at least two).
 func maxPoolScratch(g *geometry) int {
 	if g.in[1] < wholePlaneWidth {
-		return 2 * g.in[0] * g.in[1]
+		return 2 * maxPoolGroup(g) * g.in[0] * g.in[1]
 	}
 	return 2 * max(g.o[0], 1) * g.in[1]
+}
+
+// stackElems bounds the elements of a stack of planes that maxPoolStack
+// pools at once: its two scratch buffers then stay in L1.
+const stackElems = 4096
+
+// maxPoolGroup is how many planes maxPool2DPlanes pools at once
+// (maxPoolStack): narrow planes whose windows all lie within the plane's
+// rows, as many as stackElems holds; 1 (plane by plane) otherwise.
+func maxPoolGroup(g *geometry) int {
+	size := g.in[0] * g.in[1]
+	iLo, iHi := innerWindows(g.pb[0], g.s[0], g.k[0], g.d[0], g.in[0], g.o[0])
+	if g.in[1] >= wholePlaneWidth || iLo != 0 || iHi != g.o[0] || size == 0 {
+		return 1
+	}
+	return max(1, stackElems/size)
 }
 
 // maxPool2DPlanes pools planes [p0, p1), with buf (maxPoolScratch) as
@@ -65,6 +82,12 @@ func maxPoolScratch(g *geometry) int {
 func maxPool2DPlanes(g *geometry, x, y, buf []float32, p0, p1 int) {
 	ih, iw, oh, ow := g.in[0], g.in[1], g.o[0], g.o[1]
 	jLo, jHi := innerWindows(g.pb[1], g.s[1], g.k[1], g.d[1], iw, ow)
+	if group := maxPoolGroup(g); group > 1 {
+		for p := p0; p < p1; p += group {
+			maxPoolStack(g, x, y, buf, p, min(p+group, p1), jLo, jHi)
+		}
+		return
+	}
 	for p := p0; p < p1; p++ {
 		xc, yc := x[p*ih*iw:(p+1)*ih*iw], y[p*oh*ow:(p+1)*oh*ow]
 		maxPoolPlane(g, xc, yc, buf, jLo, jHi, iw >= wholePlaneWidth)
@@ -194,6 +217,53 @@ func maxPoolPlane(g *geometry, xc, yc, buf []float32, jLo, jHi int, wide bool) {
 			out := yc[i*ow : (i+1)*ow]
 			windowMax(out, v, 0, jLo, sw, g.pb[1], kw, dw)
 			windowMax(out, v, jHi, ow, sw, g.pb[1], kw, dw)
+		}
+	}
+}
+
+// maxPoolStack pools planes [p0, p1), contiguous in x, as maxPoolPlane
+// pools one, with the vertical and the horizontal maxima each one vector
+// operation over the whole stack: the rows that mix two planes are never
+// picked, since every window lies within its plane's rows (maxPoolGroup).
+// MNIST's pools are 64 images × 8 or 16 planes of 28×28 or 14×14, where
+// a handful of calls per plane had cost more than their work (its 3×3
+// stride-3 pool over 64×16 planes of 14×14: 75 -> 49 µs on one thread).
+func maxPoolStack(g *geometry, x, y, buf []float32, p0, p1, jLo, jHi int) {
+	ih, iw, oh, ow := g.in[0], g.in[1], g.o[0], g.o[1]
+	kh, kw, sh, sw, dh, dw := g.k[0], g.k[1], g.s[0], g.s[1], g.d[0], g.d[1]
+	size := ih * iw
+	xs := x[p0*size : p1*size]
+	n := len(xs) - (kh-1)*dh*iw // window tops whose rows are in the stack
+	m, h := xs[:n], buf[:n]
+	if kh > 1 {
+		m = buf[:n]
+		kernels.Maximum(m, xs[:n], xs[dh*iw:][:n])
+		for a := 2; a < kh; a++ {
+			kernels.Maximum(m, m, xs[a*dh*iw:][:n])
+		}
+		h = buf[n : 2*n]
+	}
+	span := n - (kw-1)*dw
+	if kw > 1 {
+		kernels.Maximum(h[:span], m[:span], m[dw:][:span])
+		for b := 2; b < kw; b++ {
+			kernels.Maximum(h[:span], h[:span], m[b*dw:][:span])
+		}
+	} else {
+		h = m
+	}
+	for q := p0; q < p1; q++ {
+		off, yc := (q-p0)*size, y[q*oh*ow:(q+1)*oh*ow]
+		if jLo < jHi {
+			kernels.StridedRows(yc[jLo:], ow, h[off+jLo*sw-g.pb[1]:], sh*iw, sw, oh, jHi-jLo)
+		}
+		if jLo > 0 || jHi < ow {
+			for i := range oh {
+				v := m[off+i*sh*iw:][:iw]
+				out := yc[i*ow : (i+1)*ow]
+				windowMax(out, v, 0, jLo, sw, g.pb[1], kw, dw)
+				windowMax(out, v, jHi, ow, sw, g.pb[1], kw, dw)
+			}
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/device"
@@ -139,13 +140,24 @@ func (p *Plan) run(ctx context.Context, st *state) (outs []tensor.Named, err err
 		kctx = ops.WithCompute(kctx, p.compute)
 	}
 	p.sizeBuffers(st)
+	prof := stepTimesFrom(ctx)
+	if prof != nil {
+		prof.begin(p)
+	}
 	for i := range p.steps {
 		s := &p.steps[i]
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("run stopped before node %v: %w", s.node, err)
 		}
+		var t0 time.Time
+		if prof != nil {
+			t0 = time.Now()
+		}
 		if err := p.runStep(kctx, st, s); err != nil {
 			return nil, err
+		}
+		if prof != nil {
+			prof.Times[i] = append(prof.Times[i], time.Since(t0))
 		}
 	}
 	if n := len(p.steps); n > 0 {

@@ -4,7 +4,7 @@
 //	go run ./bench/peers [-runs 200] [-block 20] [-warmup 10] [-threads 1,2]
 //	                     [-models mnist,resnet18,bert] [-batch-dim dynamic|fixed]
 //	                     [-decomposed-layernorm] [-reference] [-settle 100ms]
-//	                     [-ort-spin=false] [-ort DIR] [-keep DIR]
+//	                     [-ort-spin=false] [-ort DIR] [-keep DIR] [-profile]
 //	go run ./bench/peers -check-writer ../shared/corpus/onnx-node
 //
 // The models are built in Go by hostfuncs/engine/modelgen (random weights,
@@ -36,6 +36,10 @@
 // With -reference, each model is also run widened to float64 on the
 // engine, and each side's distance from that nearly exact result is
 // printed: which side's float32 rounding is the larger when they disagree.
+// With -profile, each side's median time per node over the timed runs is
+// printed too: the engine's from exec.StepTimes, onnxruntime's from its
+// session profiler (ORTRUNNER_PROFILE), which costs it a microsecond or two
+// per node, so the ratios of a profiled run are not the comparison's.
 //
 // onnxruntime's intra-op threads spin while they wait for work (its
 // default, kept unless -ort-spin=false), for about 30 ms after its last
@@ -94,6 +98,7 @@ func main() {
 	flag.BoolVar(&c.reference, "reference", false, "also run each model widened to float64 on the engine and print how far each side's outputs are from it")
 	flag.StringVar(&c.ortDir, "ort", "", "where onnxruntime is installed (default bench/peers/.ort in the module)")
 	flag.StringVar(&c.keep, "keep", "", "also write the models and inputs to this directory")
+	flag.BoolVar(&c.profile, "profile", false, "also print each side's median time per node over the timed runs (the engine's exec.StepTimes, onnxruntime's session profiler); profiling slows both sides, onnxruntime's by a microsecond or two per node, so the ratios of such a run are not the comparison's")
 	writerCorpus := flag.String("check-writer", "", "instead of benchmarking: round-trip every model.onnx under this directory through the writer and check onnxruntime loads each written file that it loads as published")
 	flag.Parse()
 	c.ortNoSpin = !*ortSpin
@@ -129,6 +134,7 @@ type config struct {
 	batchDim            string
 	decomposedLN        bool
 	reference           bool
+	profile             bool
 	ortNoSpin           bool
 	settle              time.Duration
 	ortDir, keep        string
@@ -342,6 +348,10 @@ func measure(c config, ort ortSetup, bc benchCase, m *graph.Model, modelPath, di
 		out, err := p.Run(ctx, inputs)
 		return time.Since(t0), out, err
 	}
+	var steps exec.StepTimes
+	if c.profile {
+		ort.profile = filepath.Join(dir, fmt.Sprintf("ort-profile-t%d", threads))
+	}
 	sess, err := startORT(ort, modelPath, threads, dir, files)
 	if err != nil {
 		return result{}, err
@@ -371,6 +381,9 @@ func measure(c config, ort ortSetup, bc benchCase, m *graph.Model, modelPath, di
 		}
 	}
 
+	if c.profile { // the timed runs only
+		ctx = exec.WithStepTimes(ctx, &steps)
+	}
 	var we, wo []time.Duration
 	for blk := 0; len(we) < c.runs || len(wo) < c.runs; blk++ {
 		ortFirst := blk%2 == 1 // engine, ORT, ORT, engine, engine, ...
@@ -399,7 +412,32 @@ func measure(c config, ort ortSetup, bc benchCase, m *graph.Model, modelPath, di
 	fmt.Printf("#   p10/p90 ms: wasmgate %.3f/%.3f ort %.3f/%.3f; %d runs each; engine working set %.1f MB; load %s\n",
 		ms(quantile(we, 0.1)), ms(quantile(we, 0.9)), ms(quantile(wo, 0.1)), ms(quantile(wo, 0.9)), len(we),
 		float64(p.WorkingBytes())/(1<<20), loadavg())
+	if c.profile {
+		theirs, err := sess.profile()
+		if err != nil {
+			return result{}, err
+		}
+		printProfile(bc, threads, &steps, theirs)
+	}
 	return result{ratio: ratio, agree: agree}, nil
+}
+
+// printProfile prints each side's median time per node (-profile).
+func printProfile(bc benchCase, threads int, mine *exec.StepTimes, theirs []nodeTime) {
+	fmt.Printf("#   profile model=%s batch=%d threads=%d: median us per run of each node, in run order\n", bc.model, bc.batch, threads)
+	var sum time.Duration
+	for i, name := range mine.Steps {
+		d := quantile(mine.Times[i], 0.5)
+		sum += d
+		fmt.Printf("#     wasmgate %9.1f  %s\n", float64(d)/1e3, name)
+	}
+	fmt.Printf("#     wasmgate %9.1f  (sum of the medians)\n", float64(sum)/1e3)
+	sum = 0
+	for _, n := range theirs {
+		sum += n.median
+		fmt.Printf("#     ort      %9.1f  %s (%s)\n", float64(n.median)/1e3, n.name, n.op)
+	}
+	fmt.Printf("#     ort      %9.1f  (sum of the medians)\n", float64(sum)/1e3)
 }
 
 // compare checks the engine's outputs against onnxruntime's with the ONNX

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +45,9 @@ type ortSetup struct {
 	lib    string // libonnxruntime.so.1
 	runner string // the compiled ortrunner
 	noSpin bool   // turn the intra-op threads' spin-waiting off
+	// profile, when set, turns onnxruntime's session profiling on, writing
+	// to files with this prefix (ortSession.profile).
+	profile string
 }
 
 // setupORT installs onnxruntime and its C header into cache with npm when
@@ -199,14 +203,18 @@ func startORT(o ortSetup, model string, threads int, outDir string, inputs []nam
 	}
 	s := &ortSession{cmd: exec.Command(o.runner, args...), outDir: outDir}
 	s.cmd.Stderr = &s.stderr
-	// The spin setting is the bench's alone, whatever the environment has.
+	// The spin and profile settings are the bench's alone, whatever the
+	// environment has.
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ORTRUNNER_NO_SPIN=") {
+		if !strings.HasPrefix(kv, "ORTRUNNER_NO_SPIN=") && !strings.HasPrefix(kv, "ORTRUNNER_PROFILE=") {
 			s.cmd.Env = append(s.cmd.Env, kv)
 		}
 	}
 	if o.noSpin {
 		s.cmd.Env = append(s.cmd.Env, "ORTRUNNER_NO_SPIN=1")
+	}
+	if o.profile != "" {
+		s.cmd.Env = append(s.cmd.Env, "ORTRUNNER_PROFILE="+o.profile)
 	}
 	var err error
 	if s.stdin, err = s.cmd.StdinPipe(); err != nil {
@@ -287,6 +295,71 @@ func (s *ortSession) dump() ([]*tensor.Tensor, error) {
 		outs[i] = t
 	}
 	return outs, nil
+}
+
+// profile ends the session's profiling (started with ortSetup.profile)
+// and returns the median time of each node over the runs it recorded, in
+// the order the nodes first ran.
+func (s *ortSession) profile() ([]nodeTime, error) {
+	if _, err := fmt.Fprintln(s.stdin, "profile"); err != nil {
+		return nil, err
+	}
+	l, err := s.line()
+	if err != nil {
+		return nil, err
+	}
+	path, ok := strings.CutPrefix(l, "profiled ")
+	if !ok {
+		return nil, fmt.Errorf("ortrunner profile: %q", l)
+	}
+	return readORTProfile(path)
+}
+
+// nodeTime is one node's median time per run in a profile.
+type nodeTime struct {
+	name, op string
+	median   time.Duration
+	runs     int
+}
+
+// readORTProfile reads onnxruntime's profile, a JSON array of trace
+// events, of which each node's kernel time per run is one: category
+// "Node", name NODE_kernel_time, dur in microseconds, args.op_name.
+func readORTProfile(path string) ([]nodeTime, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var events []struct {
+		Cat  string `json:"cat"`
+		Name string `json:"name"`
+		Dur  int64  `json:"dur"`
+		Args struct {
+			Op string `json:"op_name"`
+		} `json:"args"`
+	}
+	if err := json.Unmarshal(data, &events); err != nil {
+		return nil, fmt.Errorf("onnxruntime profile %s: %w", path, err)
+	}
+	var order []string
+	ops := map[string]string{}
+	times := map[string][]time.Duration{}
+	for _, e := range events {
+		name, ok := strings.CutSuffix(e.Name, "_kernel_time")
+		if e.Cat != "Node" || !ok {
+			continue
+		}
+		if _, seen := times[name]; !seen {
+			order = append(order, name)
+			ops[name] = e.Args.Op
+		}
+		times[name] = append(times[name], time.Duration(e.Dur)*time.Microsecond)
+	}
+	nodes := make([]nodeTime, len(order))
+	for i, name := range order {
+		nodes[i] = nodeTime{name: name, op: ops[name], median: quantile(times[name], 0.5), runs: len(times[name])}
+	}
+	return nodes, nil
 }
 
 func (s *ortSession) close() error {

@@ -102,3 +102,31 @@ func TestErrorStats(t *testing.T) {
 	is.True(worst > 0.99 && worst < 1.01)           // 1e-7 against 1e-7 allowed at the zero
 	is.Equal(scale, 2.0)
 }
+
+// TestReadORTProfile reads a profile in onnxruntime's trace-event format:
+// each node's kernel times become its median, in the order the nodes
+// first ran, and the other events (session, run, fence) are left out.
+func TestReadORTProfile(t *testing.T) {
+	is := is.New(t)
+	const profile = `[
+{"cat":"Session","pid":1,"tid":1,"dur":900,"ts":1,"ph":"X","name":"model_loading_uri","args":{}},
+{"cat":"Node","pid":1,"tid":1,"dur":7,"ts":10,"ph":"X","name":"conv_fence_before","args":{"op_name":"Conv"}},
+{"cat":"Node","pid":1,"tid":1,"dur":30,"ts":11,"ph":"X","name":"conv_kernel_time","args":{"op_name":"Conv","provider":"CPUExecutionProvider"}},
+{"cat":"Node","pid":1,"tid":1,"dur":4,"ts":42,"ph":"X","name":"pool_kernel_time","args":{"op_name":"MaxPool"}},
+{"cat":"Session","pid":1,"tid":1,"dur":50,"ts":9,"ph":"X","name":"model_run","args":{}},
+{"cat":"Node","pid":1,"tid":1,"dur":20,"ts":60,"ph":"X","name":"conv_kernel_time","args":{"op_name":"Conv"}},
+{"cat":"Node","pid":1,"tid":1,"dur":6,"ts":81,"ph":"X","name":"pool_kernel_time","args":{"op_name":"MaxPool"}},
+{"cat":"Node","pid":1,"tid":1,"dur":25,"ts":90,"ph":"X","name":"conv_kernel_time","args":{"op_name":"Conv"}}
+]`
+	path := filepath.Join(t.TempDir(), "profile.json")
+	is.NoErr(os.WriteFile(path, []byte(profile), 0o644))
+	nodes, err := readORTProfile(path)
+	is.NoErr(err)
+	is.Equal(nodes, []nodeTime{
+		{name: "conv", op: "Conv", median: 25 * time.Microsecond, runs: 3},
+		{name: "pool", op: "MaxPool", median: 5 * time.Microsecond, runs: 2},
+	})
+	is.NoErr(os.WriteFile(path, []byte(`[{"cat":`), 0o644))
+	_, err = readORTProfile(path)
+	is.True(err != nil) // a truncated profile is an error
+}

@@ -6,7 +6,9 @@
 //
 // It creates one session (graph optimisation ALL, intra-op threads THREADS,
 // inter-op threads 1, sequential execution; with ORTRUNNER_NO_SPIN=1 in
-// the environment, the intra-op threads do not spin while idle), binds each input NAME to the
+// the environment, the intra-op threads do not spin while idle; with
+// ORTRUNNER_PROFILE=PREFIX, onnxruntime's session profiling is on and writes
+// to PREFIX_DATE.json), binds each input NAME to the
 // tensor in FILE, prints "ready VERSION NOUTPUTS API" and then serves commands
 // on standard input, one per line (VERSION is the library's, API the C API
 // version of the header it was compiled with):
@@ -15,6 +17,8 @@
 //           call in nanoseconds on one line
 //   dump    runs once and writes output i to OUTDIR/output_i.bin, then
 //           prints "dumped"
+//   profile ends the session's profiling and prints "profiled PATH", the
+//           JSON file it wrote (a trace event per node and run)
 //   quit    exits
 //
 // A tensor file is "WGT1", uint32 element type (ONNX's code), uint32 rank,
@@ -137,6 +141,10 @@ int main(int argc, char **argv) {
   if (nospin != NULL && strcmp(nospin, "1") == 0) {
     check(ort->AddSessionConfigEntry(so, "session.intra_op.allow_spinning", "0"), "AddSessionConfigEntry");
   }
+  const char *profile = getenv("ORTRUNNER_PROFILE");
+  if (profile != NULL && profile[0] != '\0') {
+    check(ort->EnableProfiling(so, profile), "EnableProfiling");
+  }
   OrtSession *sess;
   check(ort->CreateSession(env, argv[2], so, &sess), "CreateSession");
 
@@ -197,6 +205,13 @@ int main(int argc, char **argv) {
         ort->ReleaseValue(outs[i]);
       }
       printf("dumped\n");
+    } else if (strncmp(line, "profile", 7) == 0) {
+      OrtAllocator *alloc;
+      char *path;
+      check(ort->GetAllocatorWithDefaultOptions(&alloc), "GetAllocatorWithDefaultOptions");
+      check(ort->SessionEndProfiling(sess, alloc, &path), "SessionEndProfiling");
+      printf("profiled %s\n", path);
+      check(ort->AllocatorFree(alloc, path), "AllocatorFree");
     } else if (strncmp(line, "quit", 4) == 0) {
       break;
     } else {

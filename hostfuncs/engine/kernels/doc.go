@@ -60,7 +60,8 @@
 //
 // Binary, BinaryScalar, ScalarBinary, Maximum, Unary (Relu, Exp, Erf, Tanh,
 // Sigmoid, Gelu, GeluTanh), Sum, SumSquares, SumSquaredDeviations, Max,
-// ExpShiftSum, Normalize, ConvRows and StridedRows (a gather per vector)
+// ExpShiftSum, Normalize, ConvRows and StridedRows (a gather per vector; a
+// permute of two loaded vectors at stride 2 on AVX-512)
 // work on float32 slices, with the same variant scheme as Sgemm
 // (VecVariant names the one in use): AVX-512 and AVX2 assembly generated
 // by internal/asmgen (vec_amd64.s, from one description for both widths,

@@ -227,21 +227,33 @@ func TestHostileGuests(t *testing.T) {
 
 	for i, a := range as {
 		t.Run(a.name, func(t *testing.T) {
-			v.take()
-			// A p99 over a few dozen requests is their maximum: repeat a
-			// short attack until the victim has made enough requests
-			// during it for its p99 to mean what the baseline's does.
-			for round := 0; round == 0 || (v.count() < minDuring && round < maxRounds && !t.Failed()); round++ {
-				runAttack(t, s, i*maxRounds+round, a)
-			}
-			during, fails := v.take()
-			p50, p99 := pct(during, 0.5), pct(during, 0.99)
-			t.Logf("victim during: %d requests, p50 %v, p99 %v (before: p50 %v, p99 %v)", len(during), p50, p99, pct(before, 0.5), p99Before)
-			if len(fails) > 0 {
-				t.Errorf("%d victim requests failed during the attack; first: %s", len(fails), fails[0])
-			}
-			if p99 > 20*p99Before {
-				t.Errorf("victim p99 %v during the attack is more than 20x the %v before", p99, p99Before)
+			// A victim slowed by the attack is slowed every time; one
+			// slowed by the host (a shared machine stalling this one for
+			// tens of milliseconds, which the 20x bound on a sub-millisecond
+			// p99 does not absorb) is not: so a p99 over the bound is
+			// measured once more, and the attack fails only if both are.
+			for try := range 2 {
+				v.take()
+				// A p99 over a few dozen requests is their maximum: repeat a
+				// short attack until the victim has made enough requests
+				// during it for its p99 to mean what the baseline's does.
+				for round := 0; round == 0 || (v.count() < minDuring && round < maxRounds && !t.Failed()); round++ {
+					runAttack(t, s, (2*i+try)*maxRounds+round, a)
+				}
+				during, fails := v.take()
+				p50, p99 := pct(during, 0.5), pct(during, 0.99)
+				t.Logf("victim during: %d requests, p50 %v, p99 %v (before: p50 %v, p99 %v)", len(during), p50, p99, pct(before, 0.5), p99Before)
+				if len(fails) > 0 {
+					t.Errorf("%d victim requests failed during the attack; first: %s", len(fails), fails[0])
+				}
+				if p99 <= 20*p99Before {
+					return
+				}
+				if try == 0 {
+					t.Logf("victim p99 %v during the attack is more than 20x the %v before: measuring again", p99, p99Before)
+					continue
+				}
+				t.Errorf("victim p99 %v during the attack is more than 20x the %v before, twice", p99, p99Before)
 			}
 		})
 	}

@@ -121,29 +121,7 @@ func gemmHeader(g *gen, name string) {
 func (g *gen) gemm512(r int) {
 	name := fmt.Sprintf("gemm512x%d", r)
 	gemmHeader(g, name)
-	v := nr512 / 16
-	// With 4 rows or fewer, one accumulator per tile vector is at most 8
-	// FMA chains, too few to cover the FMA latency (4 cycles × 2 pipes);
-	// such tiles keep two sets, for even and odd k, and add them at the end.
-	sets := 1
-	if r <= 4 {
-		sets = 2
-	}
-	acc := func(s, i, j int) string { return fmt.Sprintf("Z%d", s*r*v+i*v+j) }
-	for i := 0; i < sets*r*v; i++ {
-		g.p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
-	}
-	// Prefetch the C tile: it is touched only after the k loop, and the
-	// prefetch overlaps its misses with the arithmetic.
-	g.p("\tMOVQ DI, R10")
-	for i := 0; i < r; i++ {
-		g.p("\tPREFETCHT0 (R10)")
-		g.p("\tPREFETCHT0 64(R10)")
-		if i < r-1 {
-			g.p("\tADDQ R9, R10")
-		}
-	}
-	g.p("\tLEAQ (DX)(DX*2), R11") // 3·bs
+	sets, acc := g.tile512(r, "R10")
 	// Prefetch what the next calls read: A's line 2 KiB ahead, and when
 	// B is a packed panel (bs = nr·4 bytes, panels back to back), B's row
 	// 64 steps ahead. Packed filters are read once per convolution from
@@ -165,16 +143,22 @@ func (g *gen) gemm512(r int) {
 	g.p("\tCMPQ CX, $4")
 	g.p("\tJLT tail")
 	g.k4(r, sets, acc, "loop4a", false)
+	g.tail512(r, acc, "store")
+	g.store512(r, sets, acc, 48)
+}
+
+// tail512 writes the k loop's tail, labelled tail: the CX steps left, one
+// at a time, into the first accumulator set, then a jump to done.
+func (g *gen) tail512(r int, acc func(s, i, j int) string, done string) {
 	g.p("tail:")
 	g.p("\tTESTQ CX, CX")
-	g.p("\tJEQ store")
+	g.p("\tJEQ %s", done)
 	g.p("loop1:")
 	g.step512(r, 0, "(BX)", func(i, j int) string { return acc(0, i, j) })
 	g.p("\tADDQ $%d, SI", 4*r)
 	g.p("\tADDQ DX, BX")
 	g.p("\tDECQ CX")
 	g.p("\tJNE loop1")
-	g.store512(r, sets, acc, 48)
 }
 
 // gemm512g writes the AVX-512 kernel for an r×nr512 tile whose k steps
@@ -191,7 +175,6 @@ func (g *gen) gemm512(r int) {
 // times per tile for a 3×3 kernel).
 func (g *gen) gemm512g(r int) {
 	name := fmt.Sprintf("gemm512gx%d", r)
-	v := nr512 / 16
 	g.p("")
 	g.p("// func %s(segs *int64, nseg int, a, b *float32, bs int, c *float32, ldc int, mask uint64, beta float32, load bool, bias *float32)", name)
 	g.p("TEXT ·%s(SB), NOSPLIT, $0-80", name)
@@ -204,23 +187,7 @@ func (g *gen) gemm512g(r int) {
 	g.p("\tMOVQ c+40(FP), DI")
 	g.p("\tMOVQ ldc+48(FP), R9")
 	g.p("\tSHLQ $2, R9")
-	sets := 1
-	if r <= 4 {
-		sets = 2
-	}
-	acc := func(s, i, j int) string { return fmt.Sprintf("Z%d", s*r*v+i*v+j) }
-	for i := 0; i < sets*r*v; i++ {
-		g.p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
-	}
-	g.p("\tMOVQ DI, AX")
-	for i := 0; i < r; i++ {
-		g.p("\tPREFETCHT0 (AX)")
-		g.p("\tPREFETCHT0 64(AX)")
-		if i < r-1 {
-			g.p("\tADDQ R9, AX")
-		}
-	}
-	g.p("\tLEAQ (DX)(DX*2), R11") // 3·bs
+	sets, acc := g.tile512(r, "AX")
 	g.p("\tTESTQ R13, R13")
 	g.p("\tJEQ store")
 	g.p("seg:")
@@ -231,19 +198,42 @@ func (g *gen) gemm512g(r int) {
 	g.p("\tCMPQ CX, $4")
 	g.p("\tJLT tail")
 	g.k4(r, sets, acc, "loop4", false)
-	g.p("tail:")
-	g.p("\tTESTQ CX, CX")
-	g.p("\tJEQ next")
-	g.p("loop1:")
-	g.step512(r, 0, "(BX)", func(i, j int) string { return acc(0, i, j) })
-	g.p("\tADDQ $%d, SI", 4*r)
-	g.p("\tADDQ DX, BX")
-	g.p("\tDECQ CX")
-	g.p("\tJNE loop1")
+	g.tail512(r, acc, "next")
 	g.p("next:")
 	g.p("\tDECQ R13")
 	g.p("\tJNE seg")
 	g.store512(r, sets, acc, 56)
+}
+
+// tile512 writes the start of an r-row AVX-512 kernel once its arguments
+// are loaded (C in DI, its row stride in R9, B's in DX): the accumulators
+// zeroed, the C tile prefetched (tmp the register it walks with), and R11
+// = 3·bs. It returns the kernel's accumulator sets and their names.
+func (g *gen) tile512(r int, tmp string) (sets int, acc func(s, i, j int) string) {
+	v := nr512 / 16
+	// With 4 rows or fewer, one accumulator per tile vector is at most 8
+	// FMA chains, too few to cover the FMA latency (4 cycles × 2 pipes);
+	// such tiles keep two sets, for even and odd k, and add them at the end.
+	sets = 1
+	if r <= 4 {
+		sets = 2
+	}
+	acc = func(s, i, j int) string { return fmt.Sprintf("Z%d", s*r*v+i*v+j) }
+	for i := 0; i < sets*r*v; i++ {
+		g.p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	// Prefetch the C tile: it is touched only after the k loop, and the
+	// prefetch overlaps its misses with the arithmetic.
+	g.p("\tMOVQ DI, %s", tmp)
+	for i := 0; i < r; i++ {
+		g.p("\tPREFETCHT0 (%s)", tmp)
+		g.p("\tPREFETCHT0 64(%s)", tmp)
+		if i < r-1 {
+			g.p("\tADDQ R9, %s", tmp)
+		}
+	}
+	g.p("\tLEAQ (DX)(DX*2), R11") // 3·bs
+	return sets, acc
 }
 
 // store512 writes the end of an AVX-512 kernel from its store label: the

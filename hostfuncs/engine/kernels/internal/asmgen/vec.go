@@ -1098,27 +1098,33 @@ func (v *vg) stridedRows() {
 // convolution's padding phases, a stride-2 pooling's window starts): a
 // vector of outputs is the even elements of two loaded vectors, picked by
 // a permute with idx (vc_iota·2, the gather's offsets), which costs a
-// fraction of a gather. The second load is masked to the 15 elements
-// used, so nothing past the row's last output is read, and the last,
-// partial vector of a row loads only the elements it uses.
+// fraction of a gather. The loads are masked (K4, K5) to the elements
+// used, the second to 15 of a full vector's, so nothing past the row's
+// last output is read.
 func (v *vg) evenRows(idx, out string) {
 	g := v.g
+	// pick loads the vectors under K4 and K5, keeps the even elements and
+	// stores them under store's mask.
+	pick := func(store string) {
+		g.p("	VMOVUPS.Z (R13), K4, %s", out)
+		g.p("	VMOVUPS.Z 64(R13), K5, Z4")
+		g.p("	VPERMT2PS Z4, %s, %s", idx, out)
+		g.p("	VMOVUPS %s, %s(R12)", out, store)
+	}
 	g.p("evenrows:")
-	g.p("	MOVL $0x7fff, AX")
-	g.p("	KMOVW AX, K3")
-	g.p("erow:")
 	g.p("	TESTQ R8, R8")
 	g.p("	JEQ done")
 	g.p("	MOVQ R9, BX")
 	g.p("	MOVQ DI, R12")
 	g.p("	MOVQ SI, R13")
+	g.p("	MOVL $0xffff, AX")
+	g.p("	KMOVW AX, K4")
+	g.p("	MOVL $0x7fff, AX")
+	g.p("	KMOVW AX, K5")
 	g.p("evec:")
 	g.p("	CMPQ BX, $16")
 	g.p("	JLT etail")
-	g.p("	VMOVUPS (R13), %s", out)
-	g.p("	VMOVUPS.Z 64(R13), K3, Z4")
-	g.p("	VPERMT2PS Z4, %s, %s", idx, out)
-	g.p("	VMOVUPS %s, (R12)", out)
+	pick("")
 	g.p("	ADDQ $64, R12")
 	g.p("	ADDQ $128, R13")
 	g.p("	SUBQ $16, BX")
@@ -1135,16 +1141,13 @@ func (v *vg) evenRows(idx, out string) {
 	g.p("	KMOVW AX, K4")
 	g.p("	SHRL $16, AX")
 	g.p("	KMOVW AX, K5")
-	g.p("	VMOVUPS.Z (R13), K4, %s", out)
-	g.p("	VMOVUPS.Z 64(R13), K5, Z4")
-	g.p("	VPERMT2PS Z4, %s, %s", idx, out)
 	v.tailMask("BX")
-	g.p("	VMOVUPS %s, K1, (R12)", out)
+	pick("K1, ")
 	g.p("enext:")
 	g.p("	ADDQ R10, DI")
 	g.p("	ADDQ R11, SI")
 	g.p("	DECQ R8")
-	g.p("	JMP erow")
+	g.p("	JMP evenrows")
 }
 
 // Direct convolution tiles for depthwise Conv: taps(R, V) writes

@@ -120,26 +120,15 @@ func maxPoolRow(g *geometry, xc, out, col, wide []float32, i, jLo, jHi int) {
 		}
 		return
 	}
-	v := xc[(r0+lo0*dh)*iw:][:iw]
-	if hi0-lo0 > 1 {
-		kernels.Maximum(col, v, xc[(r0+(lo0+1)*dh)*iw:][:iw])
-		for a := lo0 + 2; a < hi0; a++ {
-			kernels.Maximum(col, col, xc[(r0+a*dh)*iw:][:iw])
-		}
-		v = col
-	}
+	v := stackMax(col, xc[(r0+lo0*dh)*iw:], iw, hi0-lo0, dh*iw)
 	windowMax(out, v, 0, jLo, sw, g.pb[1], kw, dw)
 	if jLo < jHi {
 		// The window maximum at every column of the row, as vector maxima
 		// of the row with itself shifted, then the columns the windows
 		// start at.
 		h := v
-		if span := iw - (kw-1)*dw; kw > 1 && span > 0 {
-			h = wide[:span]
-			kernels.Maximum(h, v[:span], v[dw:][:span])
-			for b := 2; b < kw; b++ {
-				kernels.Maximum(h, h, v[b*dw:][:span])
-			}
+		if span := iw - (kw-1)*dw; span > 0 {
+			h = stackMax(wide, v, span, kw, dw)
 		}
 		kernels.StridedRows(out[jLo:], 0, h[jLo*sw-g.pb[1]:], 0, sw, 1, jHi-jLo)
 	}
@@ -181,34 +170,20 @@ func maxPoolPlane(g *geometry, xc, yc, buf []float32, jLo, jHi int, wide bool) {
 		n, step = (iHi-iLo)*iw, iw
 		m, h = buf[:n], buf[n:2*n]
 		for i := iLo; i < iHi; i++ {
-			top, mi := (i*sh-g.pb[0])*iw, buf[(i-iLo)*iw:][:iw]
+			top, mi := (i*sh-g.pb[0])*iw, m[(i-iLo)*iw:][:iw]
 			if kh == 1 {
 				copy(mi, xc[top:][:iw])
 				continue
 			}
-			kernels.Maximum(mi, xc[top:][:iw], xc[top+dh*iw:][:iw])
-			for a := 2; a < kh; a++ {
-				kernels.Maximum(mi, mi, xc[top+a*dh*iw:][:iw])
-			}
+			stackMax(mi, xc[top:], iw, kh, dh*iw)
 		}
 	case kh > 1:
-		m = buf[:n]
-		kernels.Maximum(m, xc[base*iw:][:n], xc[(base+dh)*iw:][:n])
-		for a := 2; a < kh; a++ {
-			kernels.Maximum(m, m, xc[(base+a*dh)*iw:][:n])
-		}
-		h = buf[n : 2*n]
-	}
-	span := n - (kw-1)*dw // positions of m whose window fits before m's end
-	if kw > 1 {
-		kernels.Maximum(h[:span], m[:span], m[dw:][:span])
-		for b := 2; b < kw; b++ {
-			kernels.Maximum(h[:span], h[:span], m[b*dw:][:span])
-		}
-	} else {
-		h = m
+		m, h = stackMax(buf, xc[base*iw:], n, kh, dh*iw), buf[n:2*n]
 	}
 	if jLo < jHi {
+		// The window maxima at the positions of m whose window fits before
+		// m's end, then the window starts.
+		h = stackMax(h, m, n-(kw-1)*dw, kw, dw)
 		kernels.StridedRows(yc[iLo*ow+jLo:], ow, h[jLo*sw-g.pb[1]:], step, sw, iHi-iLo, jHi-jLo)
 	}
 	if jLo > 0 || jHi < ow {
@@ -236,21 +211,10 @@ func maxPoolStack(g *geometry, x, y, buf []float32, p0, p1, jLo, jHi int) {
 	n := len(xs) - (kh-1)*dh*iw // window tops whose rows are in the stack
 	m, h := xs[:n], buf[:n]
 	if kh > 1 {
-		m = buf[:n]
-		kernels.Maximum(m, xs[:n], xs[dh*iw:][:n])
-		for a := 2; a < kh; a++ {
-			kernels.Maximum(m, m, xs[a*dh*iw:][:n])
-		}
-		h = buf[n : 2*n]
+		m, h = stackMax(buf, xs, n, kh, dh*iw), buf[n:2*n]
 	}
-	span := n - (kw-1)*dw
-	if kw > 1 {
-		kernels.Maximum(h[:span], m[:span], m[dw:][:span])
-		for b := 2; b < kw; b++ {
-			kernels.Maximum(h[:span], h[:span], m[b*dw:][:span])
-		}
-	} else {
-		h = m
+	if jLo < jHi {
+		h = stackMax(h, m, n-(kw-1)*dw, kw, dw)
 	}
 	for q := p0; q < p1; q++ {
 		off, yc := (q-p0)*size, y[q*oh*ow:(q+1)*oh*ow]
@@ -266,6 +230,21 @@ func maxPoolStack(g *geometry, x, y, buf []float32, p0, p1, jLo, jHi int) {
 			}
 		}
 	}
+}
+
+// stackMax returns the element-wise maximum of count runs of src, each n
+// long, step apart (the rows of windows, or their columns), in dst[:n]; or
+// src[:n], with nothing written, when count is 1.
+func stackMax(dst, src []float32, n, count, step int) []float32 {
+	if count == 1 {
+		return src[:n]
+	}
+	dst = dst[:n]
+	kernels.Maximum(dst, src[:n], src[step:][:n])
+	for a := 2; a < count; a++ {
+		kernels.Maximum(dst, dst, src[a*step:][:n])
+	}
+	return dst
 }
 
 // windowMax sets out[j] to the maximum of column j's window in row for j

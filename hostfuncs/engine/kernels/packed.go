@@ -161,8 +161,9 @@ func (pre prePacked) packGathered(nr int, b []float32, ldb, p0, kb, j0, cols int
 // micro-kernel per tile, which runs through the block's taps with the
 // tile in registers; where the variant has none, a call per run of a
 // tap's rows, which accumulate into the tile while it stays in L1 (on
-// ResNet-18's 3×3 convolutions, the single call is 1-2 % faster). c is C from the block's first row (row ic of the product, for the
-// bias); bt, load and bs are the block's beta, whether to read C, and the
+// ResNet-18's 3×3 convolutions, the single call is 1-2 % faster). c is
+// C from the block's first row (row ic of the product, for the bias);
+// bt, load and bs are the block's beta, whether to read C, and the
 // bias (nil past the first depth block). It reports false once stop
 // fires. (Sweeping B in 192-deep sub-blocks, so that a panel stays in L1
 // as packed ones do, measured the same on ResNet's layers.)

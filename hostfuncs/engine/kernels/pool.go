@@ -28,13 +28,14 @@ type Pool struct {
 	parked   int          // workers waiting on cond
 	spinning atomic.Int32 // workers polling queued
 	bursts   atomic.Int32 // callers between BurstStart and BurstEnd
-	closing  atomic.Bool  // Close has begun: pollers stop polling
+	// closed: Close has begun. Set under mu, so that no job is queued
+	// after it; read without mu by polling workers, which then stop.
+	closed atomic.Bool
 	// The CPU the last caller of run was on, and the one the last worker
 	// to start a job was on (-1: not known), so that a poller gives up
 	// its CPU only where it may hold up a thread of the pool (spinUntil).
 	callerCPU atomic.Int32
 	helperCPU atomic.Int32
-	closed    bool
 	wg        sync.WaitGroup
 }
 
@@ -60,9 +61,8 @@ func (p *Pool) Workers() int { return p.workers }
 // Calls made after Close run on the calling goroutine alone. Close is
 // idempotent.
 func (p *Pool) Close() {
-	p.closing.Store(true)
 	p.mu.Lock()
-	p.closed = true
+	p.closed.Store(true)
 	p.mu.Unlock()
 	p.cond.Broadcast()
 	p.wg.Wait()
@@ -111,11 +111,11 @@ func (p *Pool) work() {
 			p.spinning.Add(-1)
 		}
 		p.mu.Lock()
-		if len(p.queue) == 0 && !p.closed {
+		if len(p.queue) == 0 && !p.closed.Load() {
 			p.parked++
 			p.cond.Wait()
 			p.parked--
-			if len(p.queue) == 0 && !p.closed {
+			if len(p.queue) == 0 && !p.closed.Load() {
 				// Woken for a job its caller finished alone, since waking
 				// took longer than the job: poll for the next one rather
 				// than pay for a wake again on every job.
@@ -144,7 +144,7 @@ func (p *Pool) work() {
 // poll waits for a queued job (or Close) without parking: for workerSpin,
 // and for as long as the pool is hot (see BurstStart).
 func (p *Pool) poll() {
-	wake := func() bool { return p.queued.Load() > 0 || p.closing.Load() }
+	wake := func() bool { return p.queued.Load() > 0 || p.closed.Load() }
 	for !spinUntil(workerSpin, wake, &p.callerCPU) && p.hot() {
 	}
 }
@@ -210,7 +210,7 @@ func (p *Pool) offer(j *parJob, n int) {
 		return
 	}
 	p.mu.Lock()
-	if p.closed {
+	if p.closed.Load() {
 		p.mu.Unlock()
 		return
 	}

@@ -15,6 +15,7 @@ import (
 type StepTimes struct {
 	Steps []string          // each step's node, as graph.Node.String names it, in run order
 	Times [][]time.Duration // Times[i]: step i's time in each run, in run order
+	plan  *Plan             // the plan Steps and Times are of
 }
 
 type stepTimesKey struct{}
@@ -43,9 +44,10 @@ func (st *StepTimes) Median(i int) time.Duration {
 // begin prepares st for a run of p: a StepTimes that recorded another
 // plan (or none) starts over with p's steps.
 func (st *StepTimes) begin(p *Plan) {
-	if len(st.Steps) == len(p.steps) && len(st.Times) == len(p.steps) {
+	if st.plan == p {
 		return
 	}
+	st.plan = p
 	st.Steps = make([]string, len(p.steps))
 	st.Times = make([][]time.Duration, len(p.steps))
 	for i := range p.steps {

@@ -51,4 +51,15 @@ func TestStepTimes(t *testing.T) {
 	for i := range st.Steps {
 		is.Equal(len(st.Times[i]), 1)
 	}
+
+	// Another plan of as many steps starts over too.
+	mnist2, err := exec.Compile(modelgen.MNIST(1, 1))
+	is.NoErr(err)
+	for _, p := range []*exec.Plan{mnist, mnist2} {
+		_, err = p.Run(ctx, in)
+		is.NoErr(err)
+	}
+	for i := range st.Steps {
+		is.Equal(len(st.Times[i]), 1) // mnist2's run alone
+	}
 }

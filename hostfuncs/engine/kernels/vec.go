@@ -304,7 +304,8 @@ func Maximum(dst, a, b []float32) {
 // r < rows and i < n: every stride-th element of each of rows source rows,
 // as a pooling picks its windows' maxima out of a row of running maxima,
 // or a convolution copies its input into padded planes. The vector
-// variants gather a vector of outputs at a time, or at stride 1 copy one.
+// variants gather a vector of outputs at a time, or at stride 1 copy one;
+// the AVX-512 one, at stride 2, permutes two loaded vectors.
 func StridedRows(dst []float32, dstStride int, src []float32, srcStride, stride, rows, n int) {
 	if rows <= 0 || n <= 0 {
 		return

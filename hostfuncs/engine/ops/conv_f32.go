@@ -150,9 +150,10 @@ func (g *geometry) inRows(o0, o1 int) (i0, i1 int) {
 // interior. Each (row phase, column phase) pair takes every s0-th row's
 // every s1-th column, from the first whose padded index falls in the
 // phase, to consecutive rows of its plane: one kernels.StridedRows call
-// per pair (plain vector copies at unit strides, a gather per vector
-// otherwise), where a copy per row, or per element of a strided row, had
-// cost ResNet-18 590 µs a run on one thread (now 450).
+// per pair (plain vector copies at unit strides, two loads and a permute
+// per vector at stride 2 on AVX-512, a gather per vector otherwise), where
+// a copy per row, or per element of a strided row, had cost ResNet-18
+// 590 µs a run on one thread (now 450).
 func (pp *padPlanes) fillRows(buf, xc []float32, g *geometry, i0, i1 int) {
 	w := g.in[1]
 	plane := pp.rh * pp.qw

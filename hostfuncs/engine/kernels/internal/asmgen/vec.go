@@ -977,8 +977,9 @@ func (g *gen) vecConsts() {
 // every s-th element of each source row (a pooling's window starts): one
 // gather per vector of outputs, lane l reading l·s elements past the
 // vector's start (vc_iota·s, computed once); at s = 1, plain vector loads,
-// which are faster than a gather. The strides are in elements. Masked-off
-// lanes of the last vector of a row are neither read nor written.
+// which are faster than a gather, and on AVX-512 at s = 2 a permute of two
+// loaded vectors (evenRows). The strides are in elements. Masked-off lanes
+// of the last vector of a row are neither read nor written.
 func (v *vg) stridedRows() {
 	g := v.g
 	fn := "stridedRows" + v.sfx()

@@ -413,11 +413,11 @@ func measure(c config, ort ortSetup, bc benchCase, m *graph.Model, modelPath, di
 		ms(quantile(we, 0.1)), ms(quantile(we, 0.9)), ms(quantile(wo, 0.1)), ms(quantile(wo, 0.9)), len(we),
 		float64(p.WorkingBytes())/(1<<20), loadavg())
 	if c.profile {
-		theirs, err := sess.profile()
+		ortNodes, err := sess.profile()
 		if err != nil {
 			return result{}, err
 		}
-		printProfile(bc, threads, &steps, theirs)
+		printProfile(bc, threads, &steps, ortNodes)
 	}
 	return result{ratio: ratio, agree: agree}, nil
 }

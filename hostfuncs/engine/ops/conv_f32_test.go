@@ -60,6 +60,11 @@ func TestConvF32Paths(t *testing.T) {
 		{"gather1x2s2", []int{2, 32, 9, 11}, []int{20, 32, 1, 2}, []*graph.Attr{graph.IntsAttr("strides", 2, 2)}},
 		{"gather3x3s3x2dil_asym", []int{1, 17, 31, 40}, []int{9, 17, 3, 3}, []*graph.Attr{graph.IntsAttr("pads", 2, 1, 0, 3), graph.IntsAttr("strides", 3, 2), graph.IntsAttr("dilations", 2, 2)}},
 		{"gather5x4", []int{3, 20, 22, 26}, []int{33, 20, 5, 4}, []*graph.Attr{graph.IntsAttr("pads", 2, 1, 2, 2)}},
+		// Unit column stride with unequal left and right padding: rows
+		// share their padding columns (newPadPlanes), gathered and
+		// lowered at the padded width.
+		{"gather3x3_asym", []int{1, 16, 11, 13}, []int{12, 16, 3, 3}, []*graph.Attr{graph.IntsAttr("pads", 1, 2, 1, 0)}},
+		{"wide5x5_asym", []int{2, 3, 9, 12}, []int{6, 3, 5, 5}, []*graph.Attr{graph.IntsAttr("pads", 2, 1, 2, 3)}},
 	}
 	r := rand.New(rand.NewPCG(41, 42))
 	for _, tc := range cases {

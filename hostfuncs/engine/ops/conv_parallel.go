@@ -358,7 +358,9 @@ func canGather(g *geometry, cg int) bool {
 // enough columns: the GEMM computes qw - ow discarded columns per output
 // row. At most a sixth: ResNet's 56-, 28- and 14-wide stages (14 of 16
 // columns: measured 172 -> 212 GFLOPS on the 256-filter layer against
-// lowering), not the 7-wide one (7 of 9), which runs transposed.
+// lowering), and since rows share their padding (newPadPlanes) the 7-wide
+// one too (7 of 8; at 7 of 9 it ran transposed, within 2-4 % of this:
+// slower on one thread, faster on two).
 func gatherWide(g *geometry, qw int) bool {
 	return 6*(qw-g.o[1]) <= qw
 }

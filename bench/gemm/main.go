@@ -232,7 +232,7 @@ func runCase(c benchCase, dir, bin string, pool *kernels.Pool, pairs int, minTim
 	line += fmt.Sprintf(" pair_ratio_min=%.3f pair_ratio_max=%.3f", slices.Min(ratios), slices.Max(ratios))
 	fmt.Println(line)
 	fmt.Printf("#   %s: %d calls per measurement; max |engine-openblas| / max|C| = %.1e; load %s\n", c.key(), iters, diff/max(scale, 1e-30), loadavg())
-	if diff > 1e-3*scale {
+	if !(diff <= 1e-3*scale) { // NaN fails too
 		return fmt.Errorf("engine and OpenBLAS disagree: max difference %g against max |C| %g", diff, scale)
 	}
 	return nil

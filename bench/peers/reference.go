@@ -96,7 +96,7 @@ func refError(got, ref *tensor.Tensor) (maxAbs float64, outside int) {
 		g, w := got.Float64At(i), ref.Float64At(i)
 		d := math.Abs(g - w)
 		maxAbs = max(maxAbs, d)
-		if d > enginetest.ATol+enginetest.RTol*math.Abs(w) {
+		if !(d <= enginetest.ATol+enginetest.RTol*math.Abs(w)) { // NaN counts
 			outside++
 		}
 	}

@@ -369,7 +369,7 @@ func TestExpShiftSum(t *testing.T) {
 						t.Fatalf("n=%d: exp(%v-%v) = %v, want %v", n, xv, shift, dst[i], e)
 					}
 				}
-				if math.Abs(float64(got)-want) > 1e-6*want+1e-30 {
+				if !(math.Abs(float64(got)-want) <= 1e-6*want+1e-30) { // NaN fails too
 					t.Fatalf("n=%d: sum %v, want %v", n, got, want)
 				}
 			}
@@ -403,7 +403,7 @@ func TestNormalize(t *testing.T) {
 							want += float64(b[i])
 							mag += math.Abs(float64(b[i]))
 						}
-						if math.Abs(float64(dst[i])-want) > 2*mag*0x1p-24 {
+						if !(math.Abs(float64(dst[i])-want) <= 2*mag*0x1p-24) { // NaN fails too
 							t.Fatalf("n=%d bias=%v: element %d = %v, want %v", n, b != nil, i, dst[i], want)
 						}
 					}

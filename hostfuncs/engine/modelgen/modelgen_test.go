@@ -191,7 +191,7 @@ func allClose(got, want *tensor.Tensor, atol, rtol float64) error {
 	}
 	g, w := tensor.Values[float32](got), tensor.Values[float32](want)
 	for i := range w {
-		if d := math.Abs(float64(g[i] - w[i])); d > atol+rtol*math.Abs(float64(w[i])) {
+		if d := math.Abs(float64(g[i] - w[i])); !(d <= atol+rtol*math.Abs(float64(w[i]))) { // NaN fails too
 			return fault.Errorf(fault.Invalid, "element %d: got %g, want %g", i, g[i], w[i])
 		}
 	}

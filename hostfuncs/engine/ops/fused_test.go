@@ -115,7 +115,7 @@ func TestFusedKernelsMatchUnfused(t *testing.T) {
 				}
 				for i, v := range tensor.Values[float32](out[0]) {
 					w := tensor.Values[float32](want)[i]
-					if math.Abs(float64(v-w)) > 1e-6*scale {
+					if !(math.Abs(float64(v-w)) <= 1e-6*scale) { // NaN fails too
 						t.Fatalf("pool %v: y[%d] = %v, want %v", pool, i, v, w)
 					}
 				}

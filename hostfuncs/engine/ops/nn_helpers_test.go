@@ -92,7 +92,7 @@ func nnCheck(t *testing.T, got *tensor.Tensor, dt tensor.DType, shape tensor.Sha
 		}
 		for i, w := range want {
 			g := got.Float64At(i)
-			if math.Abs(g-w) > tol*(1+math.Abs(w)) && !(math.IsNaN(g) && math.IsNaN(w)) {
+			if !(math.Abs(g-w) <= tol*(1+math.Abs(w))) && !(math.IsNaN(g) && math.IsNaN(w)) { // a NaN only where one is wanted
 				t.Fatalf("element %d: got %g, want %g", i, g, w)
 			}
 		}

@@ -169,6 +169,24 @@ func TestConvF32Paths(t *testing.T) {
 							t.Fatalf("%s: y[%d] = %v, want %v", mode, i, g[i], w[i])
 						}
 					}
+
+					// Fused with a residual and Relu (FusedConv).
+					z := randF32(r, want[0].Shape...)
+					fin := []*tensor.Tensor{in[0], in[1], nil, z}
+					if withBias {
+						fin[2] = in[2]
+					}
+					fk := fusedConv{conv: kk, act: activation{op: kernels.Relu, set: true}}
+					fused := make([]*tensor.Tensor, 1)
+					sc.Reset()
+					is.NoErr(fk.Run(ctx, fin, fused))
+					fg, zs := tensor.Values[float32](fused[0]), tensor.Values[float32](z)
+					for i := range w {
+						fw := max(0, w[i]+float64(zs[i]))
+						if !(math.Abs(float64(fg[i])-fw) <= 1e-5*float64(kSize)) {
+							t.Fatalf("%s fused: y[%d] = %v, want %v", mode, i, fg[i], fw)
+						}
+					}
 				}
 			})
 		}

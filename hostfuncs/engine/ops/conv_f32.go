@@ -157,7 +157,9 @@ func newPadPlanesRows(g *geometry) padPlanes {
 }
 
 // planes is the elements of a padded channel's phase planes: the last
-// row's padded columns reach pw - qw past them where rows share padding.
+// row's padded columns reach pw - qw past them where rows share padding;
+// rounded up to 16 floats, so that channels after the first start on a
+// cache line as the first does where rows do.
 func (pp *padPlanes) planes() int {
 	return roundUp(pp.s1*pp.s0*pp.rh*pp.qw+max(0, pp.pw-pp.qw*pp.s1), 16)
 }

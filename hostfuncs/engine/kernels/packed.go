@@ -168,19 +168,17 @@ func (pre prePacked) packGathered(nr int, b []float32, ldb, p0, kb, j0, cols int
 // fires. (Sweeping B in 192-deep sub-blocks, so that a panel stays in L1
 // as packed ones do, measured the same on ResNet's layers.)
 func (v *variant) gatherBlock(stop Stop, pre prePacked, pa []float32, pc, kb, mb, jc, nb int, b []float32, ldb int, c []float32, ldc int, bt float32, load bool, bs []float32, ic int, bufs *packBufs) bool {
-	// With gathering kernels, the block's taps are listed once as
-	// segments, and a tile runs through all of them in one call.
-	var segs []int64
-	if v.gkernels != nil {
-		segs = bufs.segs[:0]
-		for s := 0; s < kb; {
-			tap, i := (pc+s)/pre.depth, (pc+s)%pre.depth
-			sl := min(pre.depth-i, kb-s)
-			segs = append(segs, int64(int(pre.offs[tap])+i*ldb), int64(sl))
-			s += sl
-		}
-		bufs.segs = segs
+	// The block's taps, listed once as segments of B (offset, steps): a
+	// gathering kernel runs a tile through all of them in one call, the
+	// others a call per segment.
+	segs := bufs.segs[:0]
+	for s := 0; s < kb; {
+		tap, i := (pc+s)/pre.depth, (pc+s)%pre.depth
+		sl := min(pre.depth-i, kb-s)
+		segs = append(segs, int64(int(pre.offs[tap])+i*ldb), int64(sl))
+		s += sl
 	}
+	bufs.segs = segs
 	for jr := 0; jr < nb; jr += v.nr {
 		if jr%(stopPanels*v.nr) == 0 && stop.Stopped() {
 			return false
@@ -214,18 +212,17 @@ func (v *variant) gatherBlock(stop Stop, pre prePacked, pa []float32, pc, kb, mb
 				mergeTile(c[cp:], ldc, tile, v.nr, rows, cols, bt, load)
 				continue
 			}
-			if segs != nil {
+			if v.gkernels != nil {
 				v.gkernels[rows-1](&segs[0], len(segs)/2, &pa[ap], &b[jc+jr], ldb, &c[cp], ldc, mask, bt, load, rb)
 				continue
 			}
-			for s := 0; s < kb; {
-				tap, i := (pc+s)/pre.depth, (pc+s)%pre.depth
-				sl := min(pre.depth-i, kb-s)
+			for g, s := 0, 0; g < len(segs); g += 2 {
+				off, sl := int(segs[g]), int(segs[g+1])
 				sbt, sload, srb := bt, load, rb
 				if s > 0 {
 					sbt, sload, srb = 1, true, nil
 				}
-				kern(sl, &pa[ap+s*rows], &b[int(pre.offs[tap])+i*ldb+jc+jr], ldb, &c[cp], ldc, mask, sbt, sload, srb)
+				kern(sl, &pa[ap+s*rows], &b[off+jc+jr], ldb, &c[cp], ldc, mask, sbt, sload, srb)
 				s += sl
 			}
 		}

@@ -186,14 +186,7 @@ func maxPoolPlane(g *geometry, xc, yc, buf []float32, jLo, jHi int, wide bool) {
 		h = stackMax(h, m, n-(kw-1)*dw, kw, dw)
 		kernels.StridedRows(yc[iLo*ow+jLo:], ow, h[jLo*sw-g.pb[1]:], step, sw, iHi-iLo, jHi-jLo)
 	}
-	if jLo > 0 || jHi < ow {
-		for i := iLo; i < iHi; i++ {
-			v := m[(i-iLo)*step:][:iw]
-			out := yc[i*ow : (i+1)*ow]
-			windowMax(out, v, 0, jLo, sw, g.pb[1], kw, dw)
-			windowMax(out, v, jHi, ow, sw, g.pb[1], kw, dw)
-		}
-	}
+	edgeWindows(g, yc, m, iLo, iHi, step, jLo, jHi)
 }
 
 // maxPoolStack pools planes [p0, p1), contiguous in x, as maxPoolPlane
@@ -221,14 +214,23 @@ func maxPoolStack(g *geometry, x, y, buf []float32, p0, p1, jLo, jHi int) {
 		if jLo < jHi {
 			kernels.StridedRows(yc[jLo:], ow, h[off+jLo*sw-g.pb[1]:], sh*iw, sw, oh, jHi-jLo)
 		}
-		if jLo > 0 || jHi < ow {
-			for i := range oh {
-				v := m[off+i*sh*iw:][:iw]
-				out := yc[i*ow : (i+1)*ow]
-				windowMax(out, v, 0, jLo, sw, g.pb[1], kw, dw)
-				windowMax(out, v, jHi, ow, sw, g.pb[1], kw, dw)
-			}
-		}
+		edgeWindows(g, yc, m[off:], 0, oh, sh*iw, jLo, jHi)
+	}
+}
+
+// edgeWindows sets output rows [i0, i1) of plane yc at the columns outside
+// [jLo, jHi), whose windows overhang the row (windowMax), from their
+// windows' vertical maxima in m, row i0's first, step apart.
+func edgeWindows(g *geometry, yc, m []float32, i0, i1, step, jLo, jHi int) {
+	iw, ow, sw, kw, dw := g.in[1], g.o[1], g.s[1], g.k[1], g.d[1]
+	if jLo == 0 && jHi == ow {
+		return
+	}
+	for i := i0; i < i1; i++ {
+		v := m[(i-i0)*step:][:iw]
+		out := yc[i*ow : (i+1)*ow]
+		windowMax(out, v, 0, jLo, sw, g.pb[1], kw, dw)
+		windowMax(out, v, jHi, ow, sw, g.pb[1], kw, dw)
 	}
 }
 

@@ -2,7 +2,6 @@ package exec
 
 import (
 	"context"
-	"slices"
 	"time"
 )
 
@@ -29,16 +28,6 @@ func WithStepTimes(ctx context.Context, st *StepTimes) context.Context {
 func stepTimesFrom(ctx context.Context) *StepTimes {
 	st, _ := ctx.Value(stepTimesKey{}).(*StepTimes)
 	return st
-}
-
-// Median is the median of step i's recorded times (0 if it has none).
-func (st *StepTimes) Median(i int) time.Duration {
-	d := slices.Clone(st.Times[i])
-	if len(d) == 0 {
-		return 0
-	}
-	slices.Sort(d)
-	return d[len(d)/2]
 }
 
 // begin prepares st for a run of p: a StepTimes that recorded another

@@ -33,7 +33,9 @@ func TestStepTimes(t *testing.T) {
 	var convs int
 	for i, name := range st.Steps {
 		is.Equal(len(st.Times[i]), 3) // one per profiled run
-		is.True(st.Median(i) > 0)
+		for _, d := range st.Times[i] {
+			is.True(d > 0)
+		}
 		if strings.Contains(name, "Conv") {
 			convs++
 		}

@@ -1,5 +1,3 @@
-//go:build linux
-
 // Command coreprobe measures how long a cache line takes to travel between
 // two CPUs and back: two threads, pinned to the CPUs, pass a counter back
 // and forth through one shared word.
@@ -8,24 +6,22 @@
 //
 // It prints a line `HH:MM:SS round_trip_ns=N`, once, or every -every until
 // interrupted. On the 2-vCPU machines of bench/RESULTS.md a round trip
-// takes about 90-150 ns while the host is quiet, and 420-480 ns while it is
+// takes about 80-160 ns while the host is quiet, and 360-480 ns while it is
 // busy (as when the host places the two vCPUs on different core complexes)
 // and the engine's two-thread runs are slower: run it beside a benchmark
-// to tell the two states apart. Linux only (sched_setaffinity).
+// to tell the two states apart (bench/peers records it for every case).
+// Linux only (sched_setaffinity).
 package main
 
 import (
 	"flag"
 	"fmt"
 	"log"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/wasmgate/wasmgate/bench/internal/hostprobe"
 )
 
 func main() {
@@ -38,7 +34,7 @@ func main() {
 		log.Fatal(err)
 	}
 	for {
-		ns, err := roundTrip(a, b, *trips)
+		ns, err := hostprobe.RoundTrip(a, b, *trips)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -62,56 +58,4 @@ func parseCPUs(s string) (a, b int, err error) {
 		return 0, 0, fmt.Errorf("-cpus wants two different CPU numbers, got %q", s)
 	}
 	return a, b, nil
-}
-
-// pin locks the calling goroutine to its thread and the thread to cpu.
-func pin(cpu int) error {
-	runtime.LockOSThread()
-	var set unix.CPUSet
-	set.Set(cpu)
-	if err := unix.SchedSetaffinity(0, &set); err != nil {
-		return fmt.Errorf("pinning to CPU %d: %w", cpu, err)
-	}
-	return nil
-}
-
-// roundTrip is the mean time of trips round trips of a cache line between
-// CPUs a and b, in nanoseconds. Both threads spin: b waits for a's odd
-// value, a for b's even one.
-func roundTrip(a, b, trips int) (float64, error) {
-	if err := pin(a); err != nil {
-		return 0, err
-	}
-	defer runtime.UnlockOSThread()
-	var word atomic.Int64
-	var wg sync.WaitGroup
-	pinned := make(chan error, 1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer runtime.UnlockOSThread()
-		err := pin(b)
-		pinned <- err
-		if err != nil {
-			return
-		}
-		for i := int64(0); i < int64(trips); i++ {
-			for word.Load() != 2*i+1 {
-			}
-			word.Store(2*i + 2)
-		}
-	}()
-	if err := <-pinned; err != nil {
-		wg.Wait()
-		return 0, err
-	}
-	start := time.Now()
-	for i := int64(0); i < int64(trips); i++ {
-		word.Store(2*i + 1)
-		for word.Load() != 2*i+2 {
-		}
-	}
-	d := time.Since(start)
-	wg.Wait()
-	return float64(d.Nanoseconds()) / float64(trips), nil
 }

@@ -32,7 +32,10 @@
 //
 //	model=NAME batch=B threads=T wasmgate_ms=X ort_ms=Y ratio=X/Y
 //
-// and '#' lines for context: machine, versions, load, spread, agreement.
+// and '#' lines for context: machine, versions, load, spread, agreement,
+// and the host's state before and after each case's timed runs (how long
+// a cache line takes between CPUs 0 and 1 and back: bench/internal/
+// hostprobe).
 // With -reference, each model is also run widened to float64 on the
 // engine, and each side's distance from that nearly exact result is
 // printed: which side's float32 rounding is the larger when they disagree.
@@ -72,6 +75,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wasmgate/wasmgate/bench/internal/hostprobe"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/enginetest"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/exec"
 	"github.com/wasmgate/wasmgate/hostfuncs/engine/graph"
@@ -260,6 +264,7 @@ func run(c config) error {
 	fmt.Printf("# runs: %d warm-ups, then median of %d runs per side in alternating blocks of %d, each after %v idle; generated models' batch dimension: %s; BERT LayerNorm decomposed: %v\n",
 		c.warmup, roundUp(c.runs, c.block), c.block, c.settle, c.batchDim, c.decomposedLN)
 	fmt.Printf("# load before: %s\n", loadavg())
+	fmt.Printf("# round trip: a cache line's between CPUs 0 and 1 and back, before and after each case's timed runs (bench/internal/hostprobe); on the 2-vCPU machines of bench/RESULTS.md 80-160 ns while the host is quiet, 360-480 ns while it has the vCPUs on different core complexes, where two-thread runs are slower\n")
 
 	met, total, mismatches := 0, 0, 0
 	for _, bc := range cases() {
@@ -384,6 +389,7 @@ func measure(c config, ort ortSetup, bc benchCase, m *graph.Model, modelPath, di
 	if c.profile { // the timed runs only
 		ctx = exec.WithStepTimes(ctx, &steps)
 	}
+	rtBefore := roundTrip()
 	var we, wo []time.Duration
 	for blk := 0; len(we) < c.runs || len(wo) < c.runs; blk++ {
 		ortFirst := blk%2 == 1 // engine, ORT, ORT, engine, engine, ...
@@ -406,12 +412,13 @@ func measure(c config, ort ortSetup, bc benchCase, m *graph.Model, modelPath, di
 			}
 		}
 	}
+	rtAfter := roundTrip()
 	mw, mo := ms(quantile(we, 0.5)), ms(quantile(wo, 0.5))
 	ratio := mw / mo
 	fmt.Printf("model=%s batch=%d threads=%d wasmgate_ms=%.3f ort_ms=%.3f ratio=%.2f\n", bc.model, bc.batch, threads, mw, mo, ratio)
-	fmt.Printf("#   p10/p90 ms: wasmgate %.3f/%.3f ort %.3f/%.3f; %d runs each; engine working set %.1f MB; load %s\n",
+	fmt.Printf("#   p10/p90 ms: wasmgate %.3f/%.3f ort %.3f/%.3f; %d runs each; engine working set %.1f MB; load %s; round trip before/after %s/%s\n",
 		ms(quantile(we, 0.1)), ms(quantile(we, 0.9)), ms(quantile(wo, 0.1)), ms(quantile(wo, 0.9)), len(we),
-		float64(p.WorkingBytes())/(1<<20), loadavg())
+		float64(p.WorkingBytes())/(1<<20), loadavg(), rtBefore, rtAfter)
 	if c.profile {
 		ortNodes, err := sess.profile()
 		if err != nil {
@@ -581,6 +588,24 @@ func cpuModel() string {
 		s += ", AVX-512"
 	}
 	return s
+}
+
+// roundTrip is hostprobe.RoundTrip between CPUs 0 and 1, as "N ns", or
+// why there is none. It lends the probe the second P it needs where a
+// one-thread case has GOMAXPROCS=1.
+func roundTrip() string {
+	if runtime.NumCPU() < 2 {
+		return "n/a (one CPU)"
+	}
+	if prev := runtime.GOMAXPROCS(0); prev < 2 {
+		runtime.GOMAXPROCS(2)
+		defer runtime.GOMAXPROCS(prev)
+	}
+	ns, err := hostprobe.RoundTrip(0, 1, 50000)
+	if err != nil {
+		return fmt.Sprintf("n/a (%v)", err)
+	}
+	return fmt.Sprintf("%.0f ns", ns)
 }
 
 func loadavg() string {

@@ -256,14 +256,15 @@ func convDepthwise(ctx context.Context, cmp *kernels.Compute, sc *Scratch, p *co
 	parts := min(p.n*p.c, cmp.Split(work, splitFlops))
 	pp := newPadPlanes(g)
 	pp.parts = max(parts, 1)
-	pp.buf, pp.size = PartScratch[float32](sc, pp.parts, pp.size)
+	var stride int
+	pp.buf, stride = PartScratch[float32](sc, pp.parts, pp.size)
 	offs := ScratchSlice[int32](sc, g.kSize())
 	for r := range g.k[0] {
 		for k := range g.k[1] {
 			offs[r*g.k[1]+k] = int32(pp.offset(g, 0, r, k))
 		}
 	}
-	d := dwConv{g: *g, pp: pp, offs: offs, x: x, w: w, b: b, y: y, mult: mult, planes: p.n * p.c, c: p.c, parts: parts}
+	d := dwConv{g: *g, pp: pp, offs: offs, x: x, w: w, b: b, y: y, mult: mult, planes: p.n * p.c, c: p.c, parts: parts, stride: stride}
 	if parts <= 1 {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("Conv: %w", err)
@@ -285,12 +286,13 @@ type dwConv struct {
 	offs                   []int32
 	x, w, b, y             []float32
 	mult, planes, c, parts int
+	stride                 int // between the parts' padded planes in pp.buf
 }
 
 var dwTasks = sync.Pool{New: func() any { return new(dwConv) }}
 
 func (d *dwConv) Part(i int) {
-	d.planesRange(d.pp.slot(i), i*d.planes/d.parts, (i+1)*d.planes/d.parts)
+	d.planesRange(d.pp.buf[i*d.stride:][:d.pp.size], i*d.planes/d.parts, (i+1)*d.planes/d.parts)
 }
 
 // planesRange computes the output channels of input planes [p0, p1)

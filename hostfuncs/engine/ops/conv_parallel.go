@@ -46,6 +46,7 @@ type convSplit struct {
 	// Scratch per part, each Size the stride between parts (PartScratch):
 	// col, the lowered band; pads, the group's padded channels (2-D).
 	colSize int
+	colLen  int // of each part's col (colSize is their stride)
 	col     []float32
 	pads    []float32
 	padSize int
@@ -54,7 +55,8 @@ type convSplit struct {
 	wide    bool
 	trans   bool // compute Yᵀ (see gemmTransposes) into out
 	out     []float32
-	outSize int
+	outSize int // the stride of out's parts
+	outLen  int // each part's length
 }
 
 var convSplits = sync.Pool{New: func() any { return new(convSplit) }}
@@ -127,16 +129,19 @@ func convF32Split(cmp *kernels.Compute, stop kernels.Stop, sc *Scratch, p *convP
 					t.band, t.bands = band, (g.o[0]+band-1)/band
 					t.items = p.n * p.groups * t.bands
 				}
-				t.out, t.outSize = PartScratch[float32](sc, parts, p.m/p.groups*band*width)
+				t.outLen = p.m / p.groups * band * width
+				t.out, t.outSize = PartScratch[float32](sc, parts, t.outLen)
 				if t.gather {
 					t.offs, t.offsSize = PartScratch[int32](sc, parts, g.kSize())
 					width = 0 // nothing lowered
 				}
 			} else if t.trans = pb || (!pa && gemmTransposes(p.m/p.groups, band*rowLen)); t.trans {
-				t.out, t.outSize = PartScratch[float32](sc, parts, p.m/p.groups*band*rowLen)
+				t.outLen = p.m / p.groups * band * rowLen
+				t.out, t.outSize = PartScratch[float32](sc, parts, t.outLen)
 			}
 		}
-		t.col, t.colSize = PartScratch[float32](sc, parts, rows*band*width)
+		t.colLen = rows * band * width
+		t.col, t.colSize = PartScratch[float32](sc, parts, t.colLen)
 	}
 	cmp.Parallel(parts, t)
 	*t = convSplit{}
@@ -150,14 +155,14 @@ func (t *convSplit) Part(i int) {
 	var col []float32
 	var pads padPlanes
 	if !t.direct {
-		col = t.col[i*t.colSize : (i+1)*t.colSize]
+		col = t.col[i*t.colSize:][:t.colLen]
 		if !t.fromX {
 			pads = newPadPlanes(g)
 			if t.gather {
 				pads = newPadPlanesRows(g)
 			}
 			pads.parts = cg
-			pads.buf = t.pads[i*t.padSize : (i+1)*t.padSize]
+			pads.buf = t.pads[i*t.padSize:][:cg*pads.size]
 			clear(pads.buf) // only interiors are written: the padding stays zero
 		}
 	}
@@ -206,12 +211,12 @@ func (t *convSplit) Part(i int) {
 				if t.gather {
 					offs = t.offs[i*t.offsSize:][:g.kSize()]
 				}
-				t.bandWide(col, t.out[i*t.outSize:(i+1)*t.outSize], &pads, offs, wg, bg, yg, o0, o1)
+				t.bandWide(col, t.out[i*t.outSize:][:t.outLen], &pads, offs, wg, bg, yg, o0, o1)
 				continue
 			}
 			im2colRows(col[:rows*cols], g, o0, o1, &pads, 0, rows, t.tapMajor, cg)
 			if t.trans {
-				t.gemmTransposed(col[:rows*cols], t.out[i*t.outSize:(i+1)*t.outSize], wg, bg, yg[o0*t.rowLen:], mg, cols, rows, outSize)
+				t.gemmTransposed(col[:rows*cols], t.out[i*t.outSize:][:t.outLen], wg, bg, yg[o0*t.rowLen:], mg, cols, rows, outSize)
 				continue
 			}
 		} else {

@@ -64,15 +64,35 @@ func ScratchSlice[T tensor.Elem](s *Scratch, n int) []T {
 // which the adjacent-line prefetcher fetches together.
 const partAlign = 128
 
+// partGap is the unused memory PartScratch leaves after each part when
+// there are several: a kernel that reads its part down rows a few KB apart
+// leads the hardware prefetchers hundreds of KB past its end, into the
+// next part, which another thread is writing, and the lines then travel
+// between the threads' cores. On a host that put the two vCPUs on
+// different core complexes (see bench/RESULTS.md), MNIST batch 64 at two
+// threads took 0.92-0.94 ms with the parts back to back and 0.62-0.63 ms
+// with 512 KiB after each (0.56 and 0.53 on one complex); ResNet-18's stem,
+// whose two lowered matrices are 0.94 MB each, ran at 714 µs against 571,
+// and at 677-689 µs with 60-64 KB between them. Only kernels split over
+// threads pay it, in address space more than in memory touched.
+const partGap = 512 << 10
+
 // PartScratch returns scratch for parts parts of n elements each, and the
 // stride between the parts' starts: n rounded up to whole 128-byte line
-// pairs. Threads that each write their own part's scratch then never write
-// to one cache line (false sharing, which cost MNIST's MaxPool at two
-// threads as much as the second thread saved).
+// pairs, plus partGap where parts > 1. Threads that each write their own
+// part's scratch then never write to one cache line (false sharing, which
+// cost MNIST's MaxPool at two threads as much as the second thread saved),
+// nor read ahead into another's. A part is the first n elements at its
+// start: callers slice buf[i*stride:][:n], not up to the next part, which
+// would take in the gap.
 func PartScratch[T tensor.Elem](s *Scratch, parts, n int) (buf []T, stride int) {
 	var z T
 	size := int(unsafe.Sizeof(z))
-	stride = (n*size + partAlign - 1) &^ (partAlign - 1) / size
+	bytes := (n*size + partAlign - 1) &^ (partAlign - 1)
+	if parts > 1 {
+		bytes += partGap
+	}
+	stride = bytes / size
 	if s != nil && s.used%partAlign != 0 {
 		ScratchSlice[uint8](s, partAlign-s.used%partAlign) // start on a line pair
 	}

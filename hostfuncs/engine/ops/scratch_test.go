@@ -10,7 +10,8 @@ import (
 // TestPartScratchLinePairs checks that every part of a PartScratch starts
 // on its own 128-byte line pair, whatever was allocated before it and
 // whatever the element size, so threads writing their own parts never
-// share a cache line.
+// share a cache line, and that several parts lie partGap apart, so none
+// reads ahead into another's.
 func TestPartScratchLinePairs(t *testing.T) {
 	var sc Scratch
 	for round := range 2 { // the first round sizes the buffer, the second uses it
@@ -22,6 +23,11 @@ func TestPartScratchLinePairs(t *testing.T) {
 			ScratchSlice[float32](&sc, c.before)
 			f, stride := PartScratch[float32](&sc, c.parts, c.n)
 			is.True(stride >= c.n)
+			if c.parts > 1 {
+				is.True((stride-c.n)*4 >= partGap) // the gap after each part
+			} else {
+				is.True((stride-c.n)*4 < partAlign) // one part: no gap
+			}
 			is.Equal(stride*4%partAlign, 0)
 			is.Equal(len(f), c.parts*stride)
 			i, istride := PartScratch[int32](&sc, c.parts, c.n)
@@ -34,6 +40,6 @@ func TestPartScratchLinePairs(t *testing.T) {
 	}
 	is := is.New(t)
 	f, stride := PartScratch[float32](nil, 3, 10) // no scratch: from the heap, same strides
-	is.Equal(stride, 32)
-	is.Equal(len(f), 96)
+	is.Equal(stride, 32+partGap/4)
+	is.Equal(len(f), 3*stride)
 }

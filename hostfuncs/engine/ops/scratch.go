@@ -70,8 +70,9 @@ const partAlign = 128
 // next part, which another thread is writing, and the lines then travel
 // between the threads' cores. On a host that put the two vCPUs on
 // different core complexes (see bench/RESULTS.md), MNIST batch 64 at two
-// threads took 0.92-0.94 ms with the parts back to back and 0.62-0.63 ms
-// with 512 KiB after each (0.56 and 0.53 on one complex); ResNet-18's stem,
+// threads took 0.83-0.99 ms with the parts back to back and 0.62-0.72 ms
+// with 512 KiB after each (means of three paired runs, 12-23 samples each;
+// on one complex 0.55-0.58 and 0.53-0.55); ResNet-18's stem,
 // whose two lowered matrices are 0.94 MB each, ran at 714 µs against 571,
 // and at 677-689 µs with 60-64 KB between them. Only kernels split over
 // threads pay it, in address space more than in memory touched.

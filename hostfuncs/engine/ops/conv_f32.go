@@ -102,8 +102,9 @@ type padPlanes struct {
 	ph, pw, qw, s1 int // padded height and width; row pitch of a phase; column stride
 	s0, rh         int // row phases (1: rows not split); rows per phase
 	size           int // elements per padded channel, with the kernels' slack
-	buf            []float32
-	parts          int // channels buf has room for
+	// buf: channels size apart (slot); the depthwise path's parts, one
+	// channel each, lie PartScratch's stride apart (dwConv.stride).
+	buf []float32
 }
 
 // newPadPlanes is the layout of g's padded channels, split by column
@@ -164,7 +165,7 @@ func (pp *padPlanes) planes() int {
 	return roundUp(pp.s1*pp.s0*pp.rh*pp.qw+max(0, pp.pw-pp.qw*pp.s1), 16)
 }
 
-// slot is the buffer of padded channel i (of parts), zeroed once: fill
+// slot is the buffer of padded channel i, zeroed once: fill
 // writes only the interior, so the padding stays zero from channel to
 // channel.
 func (pp *padPlanes) slot(i int) []float32 {
@@ -255,9 +256,8 @@ func convDepthwise(ctx context.Context, cmp *kernels.Compute, sc *Scratch, p *co
 	work := p.n * p.m * g.outSize() * g.kSize() * 2
 	parts := min(p.n*p.c, cmp.Split(work, splitFlops))
 	pp := newPadPlanes(g)
-	pp.parts = max(parts, 1)
-	var stride int
-	pp.buf, stride = PartScratch[float32](sc, pp.parts, pp.size)
+	var stride int // between the parts' channels, which PartScratch keeps apart
+	pp.buf, stride = PartScratch[float32](sc, max(parts, 1), pp.size)
 	offs := ScratchSlice[int32](sc, g.kSize())
 	for r := range g.k[0] {
 		for k := range g.k[1] {

@@ -161,7 +161,6 @@ func (t *convSplit) Part(i int) {
 			if t.gather {
 				pads = newPadPlanesRows(g)
 			}
-			pads.parts = cg
 			pads.buf = t.pads[i*t.padSize:][:cg*pads.size]
 			clear(pads.buf) // only interiors are written: the padding stays zero
 		}

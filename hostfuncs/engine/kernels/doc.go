@@ -71,6 +71,16 @@
 // values; the sums accumulate in float64. The portable variant computes
 // the functions in float64 and rounds once.
 //
+// # Winograd transforms
+//
+// WinogradFilters, WinogradInput and WinogradOutput are the three
+// transforms of the F(2×2, 3×3) convolution, whose multiplications are 16
+// GEMMs the caller runs between them. The input and output transforms
+// have AVX-512 kernels, 16 tiles a vector, from the same generator
+// (WinogradFast reports them); elsewhere they are Go, slower than the
+// multiplications they save, so operators take the Winograd path only
+// where WinogradFast.
+//
 // # Compute pool
 //
 // A Pool is a set of long-lived workers; Pool.Parallel runs a Task's parts

@@ -60,16 +60,18 @@ func (op BinOp) String() string { return [...]string{"Add", "Sub", "Mul", "Div"}
 // Kernel shapes: each takes a count and raw pointers, so that a variant's
 // functions are the assembly routines themselves.
 type (
-	vvFunc     func(n int, dst, a, b *float32)
-	vsFunc     func(n int, dst, a *float32, s float32)
-	mapFunc    func(n int, dst, x *float32)
-	sumFunc    func(n int, x *float32) float64
-	sumDevFunc func(n int, x *float32, mean float64) float64
-	maxFunc    func(n int, x *float32) float32
-	expSumFunc func(n int, dst, x *float32, shift float32) float32
-	normFunc   func(n int, dst, x, scale, bias *float32, mean, inv float64)
-	tapsFunc   func(dst *float32, dstStride int, src *float32, srcStride int, offs *int32, w *float32, taps int, bias float32, last int)
-	rowsFunc   func(rows, n int, dst *float32, dstStride int, src *float32, srcStride int, s int)
+	vvFunc      func(n int, dst, a, b *float32)
+	vsFunc      func(n int, dst, a *float32, s float32)
+	mapFunc     func(n int, dst, x *float32)
+	sumFunc     func(n int, x *float32) float64
+	sumDevFunc  func(n int, x *float32, mean float64) float64
+	maxFunc     func(n int, x *float32) float32
+	expSumFunc  func(n int, dst, x *float32, shift float32) float32
+	normFunc    func(n int, dst, x, scale, bias *float32, mean, inv float64)
+	tapsFunc    func(dst *float32, dstStride int, src *float32, srcStride int, offs *int32, w *float32, taps int, bias float32, last int)
+	rowsFunc    func(rows, n int, dst *float32, dstStride int, src *float32, srcStride int, s int)
+	winoInFunc  func(n int, e, o *float32, rs int, v *float32, vs int)
+	winoOutFunc func(n int, m *float32, ms int, y0, y1 *float32, ow int, bias float32)
 )
 
 // vecVariant is one implementation of the vector kernels.
@@ -102,6 +104,11 @@ type vecVariant struct {
 	// strided gathers every s-th element of rows (StridedRows); nil in
 	// the portable variant.
 	strided rowsFunc
+
+	// winoIn and winoOut are the Winograd transforms (WinogradInput,
+	// WinogradOutput); nil where there are none (AVX2, portable).
+	winoIn  winoInFunc
+	winoOut winoOutFunc
 }
 
 // vecPortable is the Go variant, the fallback everywhere.

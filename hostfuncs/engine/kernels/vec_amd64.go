@@ -26,7 +26,8 @@ func archVecVariants() []*vecVariant {
 			max: max512, maxStep: 16,
 			norm: normalize512, normNoB: normalizeScale512, normStep: 16,
 			strided: stridedRows512,
-			taps:    [2][9]tapsFunc{{1: taps512r1v1, 2: taps512r1v2, 3: taps512r1v3, 4: taps512r1v4, 5: taps512r1v5, 6: taps512r1v6, 7: taps512r1v7, 8: taps512r1v8}, {1: taps512r2v1, 2: taps512r2v2, 3: taps512r2v3, 4: taps512r2v4}}, tapsLanes: 16,
+			winoIn:  winoIn512, winoOut: winoOut512,
+			taps: [2][9]tapsFunc{{1: taps512r1v1, 2: taps512r1v2, 3: taps512r1v3, 4: taps512r1v4, 5: taps512r1v5, 6: taps512r1v6, 7: taps512r1v7, 8: taps512r1v8}, {1: taps512r2v1, 2: taps512r2v2, 3: taps512r2v3, 4: taps512r2v4}}, tapsLanes: 16,
 		})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {

@@ -119,6 +119,12 @@ func taps512r2v3(dst *float32, dstStride int, src *float32, srcStride int, offs 
 func taps512r2v4(dst *float32, dstStride int, src *float32, srcStride int, offs *int32, w *float32, taps int, bias float32, last int)
 
 //go:noescape
+func winoIn512(n int, e, o *float32, rs int, v *float32, vs int)
+
+//go:noescape
+func winoOut512(n int, m *float32, ms int, y0, y1 *float32, ow int, bias float32)
+
+//go:noescape
 func addVV256(n int, dst, a, b *float32)
 
 //go:noescape

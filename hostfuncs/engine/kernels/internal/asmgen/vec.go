@@ -877,8 +877,13 @@ func (g *gen) vec() {
 		for _, t := range tapsTiles {
 			v.taps(t[0], t[1])
 		}
+		if z {
+			v.winoIn()
+			v.winoOut()
+		}
 	}
 	g.vecConsts()
+	g.winoConsts()
 }
 
 // constants used by the kernels, by name.

@@ -256,11 +256,27 @@ func TestPackedFiltersHeldOnce(t *testing.T) {
 	for _, w := range m.Graph.Initializers {
 		raw += int64(w.ByteSize())
 	}
+	// The 3×3 stride-1 convolutions of the 56-, 28- and 14-wide stages
+	// (as many filters as channels, 64 to 256) hold their filters
+	// transformed for the Winograd path instead, 16 values for 9, where
+	// the machine runs it.
+	want := raw
+	if kernels.WinogradFast() {
+		for _, n := range m.Graph.Nodes {
+			if n.OpType != "Conv" {
+				continue
+			}
+			if w := m.Graph.Initializers[n.Inputs[1]]; w != nil && len(w.Shape) == 4 &&
+				w.Shape[0] == w.Shape[1] && w.Shape[0] <= 256 && w.Shape[2] == 3 && w.Shape[3] == 3 {
+				want += int64(w.ByteSize()) * 7 / 9
+			}
+		}
+	}
 	p, err := exec.Compile(m)
 	is.NoErr(err)
-	t.Logf("initializers %d bytes, plan weights %d bytes", raw, p.WeightsBytes())
-	is.True(p.WeightsBytes() <= raw+raw/50)
-	is.True(p.WeightsBytes() >= raw-raw/50)
+	t.Logf("initializers %d bytes, plan weights %d bytes, expected %d", raw, p.WeightsBytes(), want)
+	is.True(p.WeightsBytes() <= want+raw/50)
+	is.True(p.WeightsBytes() >= want-raw/50)
 
 	kept := modelgen.ResNet18(modelgen.Dynamic, 1)
 	for _, n := range kept.Graph.Nodes {

@@ -42,6 +42,11 @@ type conv struct {
 	// columns in tap-major order (kernel element, then channel), which the
 	// lowering then follows (convSplit.tapMajor).
 	tapMajor bool
+	// wino holds the filters transformed for the Winograd path, in place
+	// of packed, where X's shape at Prepack took it (winoFits). Every run
+	// then takes it: its window's attributes, the same for any X, keep
+	// every run's geometry in shape (winoShape).
+	wino *winoFilters
 }
 
 // Prepack packs a constant float32 W of a single-group convolution into
@@ -53,6 +58,8 @@ type conv struct {
 // where the node is W's only reader, the kernel drops W itself
 // (Packed.Release) and gives the plan a stand-in for it, so the filters
 // are held once, packed. The portable variant packs nothing and keeps W.
+// Where X's shape takes the Winograd path (winoFits), the filters are
+// transformed for it instead, and held that way alone.
 func (k conv) Prepack(consts []*tensor.Tensor, shapes [][]int, sole []bool) Prepared {
 	if len(consts) < 2 || consts[1] == nil || k.group != 1 {
 		return Prepared{}
@@ -67,6 +74,8 @@ func (k conv) Prepack(consts []*tensor.Tensor, shapes [][]int, sole []bool) Prep
 	}
 	ws := tensor.Values[float32](w)
 	switch {
+	case k.winograd(shapes, w.Shape):
+		k.wino = newWinoFilters(ws, m, w.Shape[1])
 	case k.transposes(shapes, w.Shape):
 		k.packed = kernels.PackB(true, rows, m, ws, rows)
 	case len(w.Shape) == 4 && w.Shape[1] >= gatherMinDepth && w.Shape[2]*w.Shape[3] > 1:
@@ -94,14 +103,33 @@ func (k conv) Prepack(consts []*tensor.Tensor, shapes [][]int, sole []bool) Prep
 		k.packed = kernels.PackA(false, m, rows, ws, rows)
 	}
 	k.packedW = w
-	pr := Prepared{Bytes: k.packed.Bytes()}
-	if len(sole) > 1 && sole[1] && (k.tapMajor || k.packed.Release()) {
+	pr := Prepared{Bytes: k.packed.Bytes() + k.wino.Bytes()}
+	if len(sole) > 1 && sole[1] && (k.wino.Alone() || k.tapMajor || k.packed.Release()) {
 		k.packedW = &tensor.Tensor{DType: w.DType, Shape: slices.Clone(w.Shape)}
 		pr.Stands = make([]*tensor.Tensor, len(consts))
 		pr.Stands[1] = k.packedW
 	}
 	pr.Kernel = k
 	return pr
+}
+
+// winograd reports whether a run on an X of shape x (if its spatial
+// dimensions are known) takes the Winograd path.
+func (k conv) winograd(shapes [][]int, wShape tensor.Shape) bool {
+	if len(shapes) == 0 || len(shapes[0]) != 4 || len(wShape) != 4 || k.group != 1 {
+		return false
+	}
+	x := shapes[0]
+	if x[1] > 0 && x[1] != wShape[1] {
+		return false
+	}
+	for _, d := range x[2:] {
+		if d <= 0 {
+			return false
+		}
+	}
+	g, err := k.w.resolve(x[2:], wShape[2:])
+	return err == nil && winoFits(&g, wShape[1], wShape[0], 1)
 }
 
 // transposes reports whether a run on an X of shape x (if known) would
@@ -178,6 +206,9 @@ func (k conv) Run(ctx context.Context, in, out []*tensor.Tensor) error {
 	sc := ScratchFrom(ctx)
 	switch x.DType {
 	case tensor.Float32:
+		if k.wino != nil && w == k.packedW {
+			return convWinograd(ctx, sc, &p, k.wino, tensor.Values[float32](x), values[float32](b), tensor.Values[float32](y))
+		}
 		return convF32(ctx, sc, &p, packed, tapMajor, tensor.Values[float32](x), tensor.Values[float32](w), values[float32](b), tensor.Values[float32](y))
 	case tensor.Float64:
 		return convFloat(ctx, sc, &p, tensor.Values[float64](x), tensor.Values[float64](w), values[float64](b), tensor.Values[float64](y))

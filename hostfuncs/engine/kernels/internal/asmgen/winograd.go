@@ -35,7 +35,7 @@ func (v *vg) winoIn() {
 	g.p("	MOVQ vs+40(FP), R9")
 	g.p("	SHLQ $2, R9")
 	g.p("	LEAQ (R9)(R9*2), R12")
-	body := func(sfx string, masked bool) {
+	body := func(masked bool) {
 		load := func(addr string, z int) {
 			if masked {
 				g.p("	VMOVUPS.Z %s, K1, Z%d", addr, z)
@@ -87,12 +87,11 @@ func (v *vg) winoIn() {
 				g.p("	LEAQ (BX)(R9*4), BX")
 			}
 		}
-		_ = sfx
 	}
 	g.p("inloop:")
 	g.p("	CMPQ R14, $16")
 	g.p("	JLT intail")
-	body("full", false)
+	body(false)
 	g.p("	ADDQ $64, SI")
 	g.p("	ADDQ $64, DI")
 	g.p("	ADDQ $64, DX")
@@ -102,7 +101,7 @@ func (v *vg) winoIn() {
 	g.p("	TESTQ R14, R14")
 	g.p("	JEQ indone")
 	v.tailMask("R14")
-	body("tail", true)
+	body(true)
 	g.p("indone:")
 	g.p("	VZEROUPPER")
 	g.p("	RET")

@@ -83,14 +83,8 @@ func TestConvF32Paths(t *testing.T) {
 					is.NoErr(err)
 					is.True(canGather(&g, tc.w[1]) && gatherWide(&g, newPadPlanesRows(&g).qw))
 				}
-				x32, w32, b32 := randF32(r, tc.x...), randF32(r, tc.w...), randF32(r, tc.w[0])
-				in32 := []*tensor.Tensor{x32, w32, b32}
-				in64 := []*tensor.Tensor{to64(x32), to64(w32), to64(b32)}
-				if !withBias {
-					in32, in64 = in32[:2], in64[:2]
-				}
-				want := make([]*tensor.Tensor, 1)
-				is.NoErr(k.Run(context.Background(), in64, want))
+				in32, want := convRandomCase(t, r, k, tc.x, tc.w, withBias)
+				w32 := in32[1]
 				// The packed modes run with W packed in advance (Prepack),
 				// with X's shape known or not (then W is packed as the left
 				// operand even where the GEMM would run transposed), or
@@ -191,6 +185,24 @@ func TestConvF32Paths(t *testing.T) {
 			})
 		}
 	}
+}
+
+// convRandomCase draws X, W and B (dropped without bias) of shapes x, w
+// and [w[0]], and runs k on their float64 copies: the float32 inputs, and
+// the float64 result to compare with.
+func convRandomCase(t *testing.T, r *rand.Rand, k Kernel, x, w []int, withBias bool) (in32, want []*tensor.Tensor) {
+	t.Helper()
+	x32, w32, b32 := randF32(r, x...), randF32(r, w...), randF32(r, w[0])
+	in32 = []*tensor.Tensor{x32, w32, b32}
+	in64 := []*tensor.Tensor{to64(x32), to64(w32), to64(b32)}
+	if !withBias {
+		in32, in64 = in32[:2], in64[:2]
+	}
+	want = make([]*tensor.Tensor, 1)
+	if err := k.Run(context.Background(), in64, want); err != nil {
+		t.Fatal(err)
+	}
+	return in32, want
 }
 
 func to64(t *tensor.Tensor) *tensor.Tensor {

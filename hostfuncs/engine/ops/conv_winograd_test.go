@@ -46,15 +46,8 @@ func TestConvWinograd(t *testing.T) {
 				n := &graph.Node{Name: "c", OpType: "Conv", Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"}, Attrs: graph.Attrs(graph.IntsAttr("pads", tc.pads...))}
 				k, err := buildConv(n, 11)
 				is.NoErr(err)
-				x32, w32, b32 := randF32(r, tc.x...), randF32(r, tc.w...), randF32(r, tc.w[0])
-				in32 := []*tensor.Tensor{x32, w32, b32}
-				in64 := []*tensor.Tensor{to64(x32), to64(w32), to64(b32)}
-				if !withBias {
-					in32, in64 = in32[:2], in64[:2]
-				}
-				want := make([]*tensor.Tensor, 1)
-				is.NoErr(k.Run(context.Background(), in64, want))
-				pr := k.(conv).Prepack([]*tensor.Tensor{nil, w32, nil}, [][]int{tc.x, tc.w, {tc.w[0]}}, []bool{false, true, false})
+				in32, want := convRandomCase(t, r, k, tc.x, tc.w, withBias)
+				pr := k.(conv).Prepack([]*tensor.Tensor{nil, in32[1], nil}, [][]int{tc.x, tc.w, {tc.w[0]}}, []bool{false, true, false})
 				kk := pr.Kernel.(conv)
 				is.True(kk.wino != nil)                              // the Winograd path was prepared
 				is.True(pr.Bytes >= kk.wino.Bytes() && pr.Bytes > 0) // and counted

@@ -29,13 +29,15 @@ import (
 // still computes correctly afterwards. The kernels: a chain of four
 // 4096×4096 matrix products (over a second on two cores), and a 3×3
 // convolution of one 256-channel 224×224 image to 256 channels (one
-// image, so the convolution's check between images does not help).
+// image, so the convolution's check between images does not help), and
+// one of 16×16 images, whose static size takes the Winograd path, on a
+// batch of 256 (its threads take ranges of tile rows across images).
 func TestCancelStopsInsideKernel(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("runs second-long kernels, which the race detector makes far longer")
 	}
 	r := rand.New(rand.NewPCG(3, 4))
-	cases := []cancelCase{matmulCancelCase(r), convCancelCase(r)}
+	cases := []cancelCase{matmulCancelCase(r), convCancelCase(r), convWinogradCancelCase(r)}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			is := is.New(t)
@@ -43,6 +45,10 @@ func TestCancelStopsInsideKernel(t *testing.T) {
 			defer cmp.Close()
 			p, err := exec.Compile(c.model, exec.WithCompute(cmp), exec.WithMaxIdleStates(1))
 			is.NoErr(err)
+			if c.winograd && kernels.WinogradFast() {
+				// The filters are held transformed, 16 values for 9.
+				is.Equal(p.WeightsBytes(), int64(kernels.WinogradTerms*256*256*4))
+			}
 
 			start := time.Now()
 			_, err = p.Run(context.Background(), c.big)
@@ -103,6 +109,8 @@ type cancelCase struct {
 	big   []tensor.Named
 	small []tensor.Named
 	want  func() arr
+	// winograd: the convolution's plan takes the Winograd path.
+	winograd bool
 }
 
 func matmulCancelCase(r *rand.Rand) cancelCase {
@@ -141,6 +149,57 @@ func convCancelCase(r *rand.Rand) cancelCase {
 			return refConv(x, w, nil, convParams{group: 1, strides: []int{1, 1}, pads: []int{1, 1, 1, 1}, dilation: []int{1, 1}})
 		},
 	}
+}
+
+// convWinogradCancelCase is a 3×3 convolution whose input's height and
+// width are fixed (16×16, 64 tiles of 2×2 outputs), so that its plan
+// prepares the Winograd path (where the machine runs it).
+func convWinogradCancelCase(r *rand.Rand) cancelCase {
+	w, x := randArr(r, 256, 256, 3, 3), randArr(r, 1, 256, 16, 16)
+	pads := graph.IntsAttr("pads", 1, 1, 1, 1)
+	m := model(17, []*graph.Node{nd("Conv", []string{"X", "W"}, []string{"Y"}, pads)},
+		[]tensor.Named{{Name: "X", Tensor: x.f32()}}, map[string]*tensor.Tensor{"W": w.f32()}, "Y")
+	m.Graph.Inputs[0].Dims = []graph.Dim{graph.SymbolicDim("N"), graph.FixedDim(256), graph.FixedDim(16), graph.FixedDim(16)}
+	return cancelCase{
+		name:     "conv_winograd",
+		model:    m,
+		big:      []tensor.Named{{Name: "X", Tensor: modelgen.RandomFloats(tensor.Shape{256, 256, 16, 16}, -1, 1, 5)}},
+		small:    []tensor.Named{{Name: "X", Tensor: x.f32()}},
+		want:     func() arr { return conv3x3Pad1(x, w) },
+		winograd: true,
+	}
+}
+
+// conv3x3Pad1 is a 3×3 convolution of one image with padding 1 in plain
+// loops: refConv, which handles every attribute, takes seconds on 151
+// million multiply-adds.
+func conv3x3Pad1(x, w arr) arr {
+	c, h, wd, m := x.shape[1], x.shape[2], x.shape[3], w.shape[0]
+	y := arr{[]int{1, m, h, wd}, make([]float64, m*h*wd)}
+	for f := range m {
+		out := y.v[f*h*wd:][:h*wd]
+		for ch := range c {
+			in, k := x.v[ch*h*wd:][:h*wd], w.v[(f*c+ch)*9:][:9]
+			for oy := range h {
+				for ox := range wd {
+					s := 0.0
+					for ky := range 3 {
+						iy := oy + ky - 1
+						if iy < 0 || iy >= h {
+							continue
+						}
+						for kx := range 3 {
+							if ix := ox + kx - 1; ix >= 0 && ix < wd {
+								s += k[ky*3+kx] * in[iy*wd+ix]
+							}
+						}
+					}
+					out[oy*wd+ox] += s
+				}
+			}
+		}
+	}
+	return y
 }
 
 // matmulChain is Y = A·B·B·…·B with the given number of products, over

@@ -80,10 +80,49 @@ func TestConvWinograd(t *testing.T) {
 							t.Fatalf("pool %v: y[%d] = %v, want %v", pool, i, g[i], w[i])
 						}
 					}
+
+					// Fused (FusedConv): a residual of Y's shape and Relu,
+					// Relu alone, a residual that broadcasts.
+					ys := want[0].Shape
+					for _, zShape := range [][]int{ys, nil, {1, ys[1], 1, 1}} {
+						var z *tensor.Tensor
+						if zShape != nil {
+							z = randF32(r, zShape...)
+						}
+						fk := fusedConv{conv: kk, act: activation{op: kernels.Relu, set: true}}
+						fin := []*tensor.Tensor{in[0], in[1], nil, z}
+						if withBias {
+							fin[2] = in[2]
+						}
+						fused := make([]*tensor.Tensor, 1)
+						sc.Reset()
+						is.NoErr(fk.Run(ctx, fin, fused))
+						is.Equal([]int(fused[0].Shape), []int(ys))
+						fg := tensor.Values[float32](fused[0])
+						for i := range w {
+							fw := w[i]
+							if z != nil {
+								fw += float64(tensor.Values[float32](z)[zIndex(i, ys, zShape)])
+							}
+							fw = max(0, fw)
+							if !(math.Abs(float64(fg[i])-fw) <= bound) {
+								t.Fatalf("pool %v, residual %v: y[%d] = %v, want %v", pool, zShape, i, fg[i], fw)
+							}
+						}
+					}
 				}
 			})
 		}
 	}
+}
+
+// zIndex is the element of a residual of shape z (Y's, or [1, C, 1, 1])
+// that element i of Y (shape y) adds.
+func zIndex(i int, y, z []int) int {
+	if z[2] == y[2] && z[3] == y[3] {
+		return i
+	}
+	return i / (y[2] * y[3]) % y[1]
 }
 
 // TestConvWinogradFits checks which convolutions take the Winograd path.

@@ -104,7 +104,7 @@ func (k conv) Prepack(consts []*tensor.Tensor, shapes [][]int, sole []bool) Prep
 	}
 	k.packedW = w
 	pr := Prepared{Bytes: k.packed.Bytes() + k.wino.Bytes()}
-	if len(sole) > 1 && sole[1] && (k.wino.Alone() || k.tapMajor || k.packed.Release()) {
+	if len(sole) > 1 && sole[1] && (k.wino != nil || k.tapMajor || k.packed.Release()) {
 		k.packedW = &tensor.Tensor{DType: w.DType, Shape: slices.Clone(w.Shape)}
 		pr.Stands = make([]*tensor.Tensor, len(consts))
 		pr.Stands[1] = k.packedW
@@ -113,39 +113,38 @@ func (k conv) Prepack(consts []*tensor.Tensor, shapes [][]int, sole []bool) Prep
 	return pr
 }
 
-// winograd reports whether a run on an X of shape x (if its spatial
-// dimensions are known) takes the Winograd path.
-func (k conv) winograd(shapes [][]int, wShape tensor.Shape) bool {
-	if len(shapes) == 0 || len(shapes[0]) != 4 || len(wShape) != 4 || k.group != 1 {
-		return false
+// staticGeometry is the geometry of a run on an X of shape shapes[0],
+// where Prepack knows it: a 2-D convolution whose X has known spatial
+// dimensions and a non-empty output.
+func (k conv) staticGeometry(shapes [][]int, wShape tensor.Shape) (geometry, bool) {
+	if len(shapes) == 0 || len(shapes[0]) != len(wShape) || len(wShape) != 4 {
+		return geometry{}, false
 	}
 	x := shapes[0]
-	if x[1] > 0 && x[1] != wShape[1] {
-		return false
-	}
 	for _, d := range x[2:] {
 		if d <= 0 {
-			return false
+			return geometry{}, false
 		}
 	}
 	g, err := k.w.resolve(x[2:], wShape[2:])
-	return err == nil && winoFits(&g, wShape[1], wShape[0], 1)
+	return g, err == nil && g.outSize() > 0
+}
+
+// winograd reports whether a run on an X of shape shapes[0] (if known)
+// takes the Winograd path.
+func (k conv) winograd(shapes [][]int, wShape tensor.Shape) bool {
+	g, ok := k.staticGeometry(shapes, wShape)
+	if !ok || (shapes[0][1] > 0 && shapes[0][1] != wShape[1]) {
+		return false
+	}
+	return winoFits(&g, wShape[1], wShape[0], k.group)
 }
 
 // transposes reports whether a run on an X of shape x (if known) would
 // compute its GEMMs transposed, on one thread.
 func (k conv) transposes(shapes [][]int, wShape tensor.Shape) bool {
-	if len(shapes) == 0 || len(shapes[0]) != len(wShape) || len(wShape) != 4 {
-		return false
-	}
-	x := shapes[0]
-	for _, d := range x[2:] {
-		if d <= 0 {
-			return false
-		}
-	}
-	g, err := k.w.resolve(x[2:], wShape[2:])
-	if err != nil || g.outSize() == 0 {
+	g, ok := k.staticGeometry(shapes, wShape)
+	if !ok {
 		return false
 	}
 	direct := g.kSize() == 1

@@ -35,10 +35,6 @@ type winoFilters struct {
 	bytes int64
 }
 
-// Alone reports whether f holds all a run needs of the filters (not
-// when nil): the plan may then drop them as given.
-func (f *winoFilters) Alone() bool { return f != nil }
-
 // Bytes is the memory the transformed filters take (0 for none).
 func (f *winoFilters) Bytes() int64 {
 	if f == nil {
@@ -136,7 +132,7 @@ func convWinograd(ctx context.Context, sc *Scratch, p *convProblem, f *winoFilte
 	flops := 2 * kernels.WinogradTerms * p.m * p.c * th * tw * p.n
 	parts := min(items, cmp.Split(flops, 1<<21))
 	t := winoTasks.Get().(*winoConv)
-	*t = winoConv{g: *g, f: f, x: x, b: b, y: y, n: p.n, th: th, tw: tw, pw: tw + 1, chunk: chunk, items: items, parts: parts, stop: stopOf(ctx)}
+	*t = winoConv{g: *g, f: f, x: x, b: b, y: y, th: th, tw: tw, pw: tw + 1, chunk: chunk, items: items, parts: parts, stop: stopOf(ctx)}
 	t.padLen = p.c * 2 * (2*chunk + 2) * t.pw
 	t.vLen = kernels.WinogradTerms * winoTermStride(p.c*chunk*tw)
 	t.mLen = kernels.WinogradTerms * winoTermStride(p.m*chunk*tw)
@@ -164,7 +160,7 @@ type winoConv struct {
 	g                geometry
 	f                *winoFilters
 	x, b, y          []float32
-	n, th, tw, pw    int // images; tile rows and columns; padded plane pitch (tw + 1)
+	th, tw, pw       int // tile rows and columns; padded plane pitch (tw + 1)
 	chunk            int // tile rows a part takes at a time
 	items, parts     int
 	stop             kernels.Stop

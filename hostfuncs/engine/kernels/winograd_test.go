@@ -73,7 +73,7 @@ func TestWinogradTransformsMatchGo(t *testing.T) {
 			is := is.New(t)
 			for n := 1; n <= 50; n++ {
 				rs, vs := n+1+r.IntN(5), n+r.IntN(7)
-				e, o := randFloats(r, 3*rs+n+1), randFloats(r, 3*rs+n+1)
+				e, o := randSlice(r, 3*rs+n+1), randSlice(r, 3*rs+n+1)
 				got, want := make([]float32, 15*vs+n+8), make([]float32, 15*vs+n+8)
 				for i := range got {
 					got[i], want[i] = -7, -7
@@ -82,7 +82,7 @@ func TestWinogradTransformsMatchGo(t *testing.T) {
 				winoInGo(n, e, o, rs, want, vs)
 				is.Equal(bitsOf(got), bitsOf(want)) // input transform, n tiles
 
-				m := randFloats(r, 15*vs+n)
+				m := randSlice(r, 15*vs+n)
 				for _, ow := range []int{2 * n, 2*n - 1} {
 					for _, two := range []bool{true, false} {
 						y := [2][2][]float32{}
@@ -109,14 +109,6 @@ func TestWinogradTransformsMatchGo(t *testing.T) {
 			}
 		})
 	}
-}
-
-func randFloats(r *rand.Rand, n int) []float32 {
-	s := make([]float32, n)
-	for i := range s {
-		s[i] = r.Float32()*4 - 2
-	}
-	return s
 }
 
 func bitsOf(s []float32) []uint32 {

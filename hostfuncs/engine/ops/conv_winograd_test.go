@@ -154,7 +154,9 @@ func TestConvWinogradFits(t *testing.T) {
 		{"few_filters", geom(56, 3, []int{1, 1, 1, 1}, 1, 1), 64, 8, 1, false},
 		{"grouped", geom(56, 3, []int{1, 1, 1, 1}, 1, 1), 64, 64, 2, false},
 	} {
-		is.Equal(winoFits(&tc.g, tc.c, tc.m, tc.group), tc.want) // tc.name
+		t.Run(tc.name, func(t *testing.T) {
+			is.New(t).Equal(winoFits(&tc.g, tc.c, tc.m, tc.group), tc.want)
+		})
 	}
 }
 
